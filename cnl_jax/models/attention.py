@@ -1,0 +1,73 @@
+"""Single-head scaled dot-product attention shared by the NL and CNL blocks."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# Name of the variable collection that receives attention maps. Apply a model with
+# `mutable=[ATTENTION_MAPS]` to get them; the model itself does not change.
+ATTENTION_MAPS = 'attention_maps'
+
+Implementation = Literal['xla', 'cudnn', 'auto'] | None
+
+# cuDNN's fused attention on Hopper takes head dims that are multiples of 8 up to 256,
+# and only 16-bit inputs (see shared facts in the README's performance section).
+_CUDNN_MAX_HEAD_DIM = 256
+_CUDNN_DTYPES = (jnp.bfloat16, jnp.float16)
+
+
+def cudnn_supports(head_dim: int, dtype: jnp.dtype) -> bool:
+  """Whether the fused cuDNN kernel accepts this head dim and dtype."""
+  return (head_dim % 8 == 0 and head_dim <= _CUDNN_MAX_HEAD_DIM
+          and any(jnp.dtype(dtype) == jnp.dtype(d) for d in _CUDNN_DTYPES))
+
+
+def _resolve(implementation: Implementation, head_dim: int, dtype: jnp.dtype) -> str | None:
+  """Turns 'auto' into cuDNN where this GPU call can use it and XLA everywhere else."""
+  if implementation != 'auto':
+    return implementation
+  on_gpu = jax.default_backend() == 'gpu'
+  return 'cudnn' if on_gpu and cudnn_supports(head_dim, dtype) else 'xla'
+
+
+def explicit_attention(query: jax.Array, key: jax.Array, value: jax.Array
+                       ) -> tuple[jax.Array, jax.Array]:
+  """Attention with the softmax written out, returning the maps as well.
+
+  Shapes: query [batch, q, dim], key [batch, k, dim], value [batch, k, value_dim].
+  Returns ([batch, q, value_dim], weights [batch, q, k] in float32).
+  """
+  scale = query.shape[-1] ** -0.5
+  logits = jnp.einsum('bqd,bkd->bqk', query, key,
+                      preferred_element_type=jnp.float32) * scale
+  weights = jax.nn.softmax(logits, axis=-1)
+  output = jnp.einsum('bqk,bkd->bqd', weights.astype(value.dtype), value)
+  return output, weights
+
+
+class DotProductAttention(nn.Module):
+  """softmax(query key^T / sqrt(dim)) value with one head.
+
+  Uses `jax.nn.dot_product_attention` (XLA or the fused cuDNN kernel), unless the caller
+  asked for attention maps by making the `attention_maps` collection mutable: then the
+  explicit-softmax path runs and the maps are stored there under `weights`.
+  Shapes: query [batch, q, dim], key [batch, k, dim], value [batch, k, dim] -> [batch, q, dim].
+  """
+  implementation: Implementation = None
+
+  @nn.compact
+  def __call__(self, query: jax.Array, key: jax.Array, value: jax.Array) -> jax.Array:
+    if self.is_mutable_collection(ATTENTION_MAPS):
+      output, weights = explicit_attention(query, key, value)
+      self.sow(ATTENTION_MAPS, 'weights', weights)
+      return output
+    implementation = _resolve(self.implementation, query.shape[-1], query.dtype)
+    # jax.nn.dot_product_attention takes [batch, length, heads, dim]; we use one head.
+    output = jax.nn.dot_product_attention(
+        query[:, :, None], key[:, :, None], value[:, :, None],
+        implementation=implementation)
+    return output[:, :, 0]

@@ -1,0 +1,38 @@
+"""Named model presets: the paper's backbones and their NL and CNL variants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnl_jax.models.resnet import ARCHITECTURES, CNLPlacement, ResNet
+
+# Where the paper's released code attaches its blocks (0-based block indices). NL blocks sit
+# after the same blocks that feed the CNL responses (PAPER.md: the counts pin the stages).
+PAPER_PLACEMENTS: dict[int, CNLPlacement] = {
+    50: CNLPlacement('res5_1', ('res3_1', 'res3_3', 'res4_1', 'res4_3', 'res4_5')),
+    101: CNLPlacement('res5_1', ('res3_1', 'res3_3', 'res4_5', 'res4_12', 'res4_19')),
+}
+
+
+def _presets() -> dict[str, dict[str, Any]]:
+  presets = {f'resnet{depth}': dict(depth=depth) for depth in ARCHITECTURES}
+  for depth, placement in PAPER_PLACEMENTS.items():
+    count = len(placement.responses)
+    presets[f'resnet{depth}_{count}nl'] = dict(depth=depth, nonlocal_after=placement.responses)
+    presets[f'resnet{depth}_{count}cnl'] = dict(depth=depth, cnl=placement)
+  return presets
+
+
+MODELS: dict[str, dict[str, Any]] = _presets()
+
+
+def create_model(name: str, num_classes: int, **overrides: Any) -> ResNet:
+  """Builds a preset by name, e.g. `create_model('resnet50_5cnl', 200, dtype=jnp.bfloat16)`.
+
+  `overrides` replace or add any `ResNet` attribute (dtype, cnl_reshape, dropout_rate, ...).
+  """
+  if name not in MODELS:
+    raise ValueError(f'Unknown model {name!r}; valid names are: {", ".join(sorted(MODELS))}.')
+  if not isinstance(num_classes, int) or num_classes < 1:
+    raise ValueError(f'num_classes must be a positive integer, got {num_classes!r}.')
+  return ResNet(num_classes=num_classes, **{**MODELS[name], **overrides})

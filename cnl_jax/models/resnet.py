@@ -1,0 +1,219 @@
+"""torchvision-layout ResNet v1.5 whose block outputs can be tapped by name.
+
+Blocks are named `res{stage}_{index}` in the paper's terms (stage 2..5 = torchvision
+`layer1..layer4`, index 0-based), e.g. `res3_1`, `res5_1`. NL blocks and the CNL block
+attach to blocks by these names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from cnl_jax.models.attention import Implementation
+from cnl_jax.models.cnl import CNL, Reshape
+from cnl_jax.models.layers import BatchNorm
+from cnl_jax.models.nonlocal_block import NonLocal
+
+# torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu').
+_conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+# torchvision's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+_dense_init = nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform')
+
+
+def _pad(kernel: int) -> tuple[tuple[int, int], tuple[int, int]]:
+  """PyTorch's symmetric padding k // 2 (not 'SAME', which pads differently on even sizes)."""
+  return ((kernel // 2, kernel // 2),) * 2
+
+
+class ResidualBlock(nn.Module):
+  """What the two residual block types share: conv and BN presets and the shortcut."""
+  features: int
+  stride: int = 1
+  dtype: Any = jnp.float32
+  param_dtype: Any = jnp.float32
+  expansion = 1
+
+  def conv(self, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
+    return nn.Conv(features, (kernel, kernel), (stride, stride), padding=_pad(kernel),
+                   use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
+                   param_dtype=self.param_dtype, name=name)
+
+  def norm(self, name: str, train: bool) -> nn.BatchNorm:
+    return BatchNorm(use_running_average=not train, dtype=self.dtype,
+                     param_dtype=self.param_dtype, name=name)
+
+  def shortcut(self, x: jax.Array, train: bool) -> jax.Array:
+    """Identity, or a strided 1x1 conv + BN where the shape changes (torchvision `downsample`)."""
+    out_features = self.features * self.expansion
+    if self.stride == 1 and x.shape[-1] == out_features:
+      return x
+    return self.norm('downsample_bn', train)(
+        self.conv(out_features, 1, self.stride, 'downsample_conv')(x))
+
+
+class BasicBlock(ResidualBlock):
+  """Two 3x3 convs (ResNet-18/34); the stride sits on the first."""
+  expansion = 1
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    y = nn.relu(self.norm('bn1', train)(self.conv(self.features, 3, self.stride, 'conv1')(x)))
+    y = self.norm('bn2', train)(self.conv(self.features, 3, 1, 'conv2')(y))
+    return nn.relu(y + self.shortcut(x, train))
+
+
+class Bottleneck(ResidualBlock):
+  """1x1 -> 3x3 -> 1x1 (x4 channels); v1.5: the stride sits on the 3x3 conv."""
+  expansion = 4
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    y = nn.relu(self.norm('bn1', train)(self.conv(self.features, 1, 1, 'conv1')(x)))
+    y = nn.relu(self.norm('bn2', train)(self.conv(self.features, 3, self.stride, 'conv2')(y)))
+    y = self.norm('bn3', train)(self.conv(self.features * 4, 1, 1, 'conv3')(y))
+    return nn.relu(y + self.shortcut(x, train))
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+  """Block type and blocks per stage (res2..res5) of one ResNet depth."""
+  block: type[BasicBlock] | type[Bottleneck]
+  stage_sizes: tuple[int, int, int, int]
+
+
+ARCHITECTURES: dict[int, Architecture] = {
+    18: Architecture(BasicBlock, (2, 2, 2, 2)),
+    34: Architecture(BasicBlock, (3, 4, 6, 3)),
+    50: Architecture(Bottleneck, (3, 4, 6, 3)),
+    101: Architecture(Bottleneck, (3, 4, 23, 3)),
+    152: Architecture(Bottleneck, (3, 8, 36, 3)),
+}
+
+# Each stage halves the resolution (res2 by the stem's max-pool); the stem conv halves it too.
+TOTAL_STRIDE = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockSpec:
+  """One residual block: its tap name, width, stride and output channels."""
+  name: str
+  features: int
+  stride: int
+  out_channels: int
+
+
+def block_specs(depth: int) -> tuple[BlockSpec, ...]:
+  """Every residual block of a ResNet depth in order, named `res{stage}_{index}`."""
+  if depth not in ARCHITECTURES:
+    raise ValueError(f'ResNet depth must be one of {sorted(ARCHITECTURES)}, got {depth}.')
+  arch = ARCHITECTURES[depth]
+  specs = []
+  for stage_index, size in enumerate(arch.stage_sizes):
+    features = 64 * 2 ** stage_index
+    for index in range(size):
+      stride = 2 if index == 0 and stage_index > 0 else 1
+      specs.append(BlockSpec(f'res{stage_index + 2}_{index}', features, stride,
+                             features * arch.block.expansion))
+  return tuple(specs)
+
+
+@dataclasses.dataclass(frozen=True)
+class CNLPlacement:
+  """Where a CNL block sits: its query block and the blocks whose outputs it attends to."""
+  query: str
+  responses: tuple[str, ...]
+
+
+class ResNet(nn.Module):
+  """ResNet v1.5 (torchvision layout) with optional NL blocks and one optional CNL block.
+
+  Returns `(logits, features)`: logits [batch, num_classes] and a dict of every block output
+  (`res2_0` ... `res5_2`), each NL output (`<block>_nonlocal`), the CNL output (`cnl`),
+  `stem` and `pooled`. Under `jax.jit` the features nobody reads cost nothing.
+
+  Attributes:
+    depth: 18, 34, 50, 101 or 152.
+    num_classes: width of the classifier.
+    nonlocal_after: blocks followed by an NL block; its output feeds the next block.
+    cnl: the CNL block's query and responses; its output replaces the query's block output.
+    cnl_inner_features, cnl_reshape: passed to `CNL`.
+    dropout_rate: dropout before the classifier (0.5 in the paper's code).
+    dtype: compute dtype; param_dtype: parameter dtype (BN statistics stay float32).
+    attention_implementation: passed to every NL and CNL attention ('xla', 'cudnn', 'auto').
+  """
+  depth: int
+  num_classes: int
+  nonlocal_after: tuple[str, ...] = ()
+  cnl: CNLPlacement | None = None
+  cnl_inner_features: int = 256
+  cnl_reshape: Reshape = 'paper'
+  dropout_rate: float = 0.5
+  dtype: Any = jnp.float32
+  param_dtype: Any = jnp.float32
+  attention_implementation: Implementation = None
+
+  @nn.compact
+  def __call__(self, images: jax.Array, *, train: bool = False
+               ) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """images [batch, height, width, 3] -> (logits [batch, num_classes], features)."""
+    specs = block_specs(self.depth)
+    self._check(images, specs)
+    out_channels = {spec.name: spec.out_channels for spec in specs}
+    common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+    features = {}
+
+    x = nn.Conv(64, (7, 7), (2, 2), padding=_pad(7), use_bias=False, kernel_init=_conv_init,
+                name='stem_conv', **common)(images.astype(self.dtype))
+    x = nn.relu(BatchNorm(use_running_average=not train, name='stem_bn', **common)(x))
+    x = nn.max_pool(x, (3, 3), (2, 2), padding=_pad(3))
+    features['stem'] = x
+    streams = {}  # what each block hands to the next, after any attention attached to it
+    for spec in specs:
+      x = ARCHITECTURES[self.depth].block(spec.features, spec.stride, name=spec.name,
+                                          **common)(x, train=train)
+      features[spec.name] = x
+      if spec.name in self.nonlocal_after:
+        x = NonLocal(attention_implementation=self.attention_implementation,
+                     name=f'{spec.name}_nonlocal', **common)(x, train=train)
+        features[f'{spec.name}_nonlocal'] = x
+      if self.cnl is not None and spec.name == self.cnl.query:
+        x = CNL(inner_features=self.cnl_inner_features,
+                response_channels=tuple(out_channels[r] for r in self.cnl.responses),
+                reshape=self.cnl_reshape,
+                attention_implementation=self.attention_implementation,
+                name='cnl', **common)(x, [streams[r] for r in self.cnl.responses], train=train)
+        features['cnl'] = x
+      streams[spec.name] = x
+
+    x = jnp.mean(x, axis=(1, 2))
+    features['pooled'] = x
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    logits = nn.Dense(self.num_classes, kernel_init=_dense_init, name='head', **common)(x)
+    return logits.astype(jnp.float32), features
+
+  def _check(self, images: jax.Array, specs: tuple[BlockSpec, ...]) -> None:
+    if images.ndim != 4 or images.shape[-1] != 3:
+      raise ValueError(f'ResNet takes images [batch, height, width, 3], got {images.shape}.')
+    if min(images.shape[1:3]) < TOTAL_STRIDE:
+      raise ValueError(
+          f'Images of {images.shape[1]}x{images.shape[2]} are too small: ResNet taps down to '
+          f'1/{TOTAL_STRIDE} resolution, so height and width must be at least {TOTAL_STRIDE}.')
+    order = [spec.name for spec in specs]
+    named = list(self.nonlocal_after)
+    if self.cnl is not None:
+      named += [self.cnl.query, *self.cnl.responses]
+    unknown = [name for name in named if name not in order]
+    if unknown:
+      raise ValueError(f'Unknown block names {unknown} for ResNet-{self.depth}; valid names '
+                       f'are {order[0]} ... {order[-1]}: {", ".join(order)}.')
+    if self.cnl is not None:
+      late = [r for r in self.cnl.responses if order.index(r) >= order.index(self.cnl.query)]
+      if late:
+        raise ValueError(f'CNL responses {late} do not come before the query '
+                         f'{self.cnl.query}: a response must be an earlier block.')
