@@ -61,7 +61,8 @@ class DotProductAttention(nn.Module):
 
   @nn.compact
   def __call__(self, query: jax.Array, key: jax.Array, value: jax.Array) -> jax.Array:
-    if self.is_mutable_collection(ATTENTION_MAPS):
+    # At init every collection is mutable; maps are recorded only when asked for at apply.
+    if self.is_mutable_collection(ATTENTION_MAPS) and not self.is_initializing():
       output, weights = explicit_attention(query, key, value)
       self.sow(ATTENTION_MAPS, 'weights', weights)
       return output

@@ -1,0 +1,153 @@
+"""Parameter and MAC counts of a model, under the paper's convention and XLA's.
+
+Usage: python -m cnl_jax.summary --model resnet50_5cnl --num-classes 200 --image-size 448
+
+The paper (Table 2) counts multiply-accumulates of convolutions and the classifier only,
+counts CNL's shared theta once per response (its released code recomputes it per
+response), and leaves out the attention products; those are listed separately here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from cnl_jax.models import CNL, MODELS, DotProductAttention, create_model
+
+# PAPER.md Table 2 at 200 classes and 448 px: trainable parameters, the conv + fc MACs those
+# models have, and the "FLOPs x 10^9" column as printed (MACs in units of 1e10, BN included
+# inconsistently between rows).
+PAPER_TABLE_2 = {
+    'resnet50': (23_917_832, 1.6349e10, 1.64),
+    'resnet50_5nl': (31_266_056, 2.4569e10, 2.48),
+    'resnet50_5cnl': (27_084_040, 2.0253e10, 2.03),
+    'resnet101': (42_909_960, 3.1197e10, 3.15),
+    'resnet101_5nl': (50_258_184, 3.9418e10, 3.96),
+    'resnet101_5cnl': (46_076_168, 3.5102e10, 3.52),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSummary:
+  """Counts for one image at one size. MACs are multiply-accumulates (1 MAC = 2 FLOPs)."""
+  model: str
+  num_classes: int
+  image_size: tuple[int, int]
+  params: int
+  macs_paper: int       # conv + dense, CNL theta counted once per response
+  macs_attention: int   # the two matrix products of every NL / CNL attention
+  xla_flops: float      # XLA's cost analysis of the whole forward pass
+
+
+def _layer_macs(module: nn.Module, inputs: jax.Array, output: jax.Array) -> int:
+  """MACs of one conv or dense call from its shapes."""
+  in_features = inputs.shape[-1]
+  if isinstance(module, nn.Conv):
+    in_features = in_features // module.feature_group_count * math.prod(module.kernel_size)
+  return math.prod(output.shape[:-1]) * in_features * output.shape[-1]
+
+
+def _attention_macs(query: jax.Array, key: jax.Array, value: jax.Array) -> int:
+  """query key^T plus weights value: [b, q, d] x [b, k, d] and [b, q, k] x [b, k, dv]."""
+  batch, queries, dim = query.shape
+  return batch * queries * key.shape[1] * (dim + value.shape[-1])
+
+
+def count_macs(model: nn.Module, variables, images: jax.ShapeDtypeStruct) -> tuple[int, int]:
+  """(paper-convention conv + dense MACs, attention MACs), traced abstractly (no compute)."""
+  layer_macs: dict[tuple[str, ...], int] = {}
+  multiplicity: dict[tuple[str, ...], int] = {}
+  attention = []
+
+  def record(next_fun, args, kwargs, context):
+    output = next_fun(*args, **kwargs)
+    module = context.module
+    if context.method_name != '__call__':
+      return output
+    if isinstance(module, (nn.Conv, nn.Dense)):
+      layer_macs[module.path] = layer_macs.get(module.path, 0) + _layer_macs(
+          module, args[0], output)
+    elif isinstance(module, DotProductAttention):
+      attention.append(_attention_macs(*args))
+    elif isinstance(module, CNL):
+      multiplicity[module.path + ('theta',)] = len(args[1])
+    return output
+
+  with nn.intercept_methods(record):
+    jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables, images)
+  paper = sum(macs * multiplicity.get(path, 1) for path, macs in layer_macs.items())
+  return paper, sum(attention)
+
+
+def summarize(name: str, num_classes: int, image_size: Sequence[int]) -> ModelSummary:
+  """Counts parameters and MACs of a named model for one image of `image_size`."""
+  model = create_model(name, num_classes)
+  images = jax.ShapeDtypeStruct((1, *image_size, 3), jnp.float32)
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), images)
+  params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(variables['params']))
+  macs_paper, macs_attention = count_macs(model, variables, images)
+  cost = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(
+      variables, images).cost_analysis()
+  return ModelSummary(name, num_classes, tuple(image_size), params, macs_paper,
+                      macs_attention, float(cost['flops']))
+
+
+def _format(summary: ModelSummary, compare_paper: bool) -> str:
+  height, width = summary.image_size
+  lines = [
+      f'{summary.model} ({summary.num_classes} classes, {height}x{width} input)',
+      f'  trainable parameters      {summary.params:>16,}',
+      f'  MACs, paper convention    {summary.macs_paper:>16,}  (conv + fc)',
+      f'  MACs, attention products  {summary.macs_attention:>16,}',
+      f'  FLOPs, XLA estimate       {summary.xla_flops:>16,.0f}',
+  ]
+  if compare_paper:
+    if summary.model not in PAPER_TABLE_2:
+      lines.append(f'  (the paper reports no figures for {summary.model})')
+    else:
+      params, macs, printed = PAPER_TABLE_2[summary.model]
+      lines += [
+          '  paper, Table 2 (200 classes, 448x448):',
+          f'    parameters              {params:>16,}   ours {summary.params - params:+,}',
+          f'    conv + fc MACs          {macs:>16,.0f}   ours '
+          f'{100 * (summary.macs_paper / macs - 1):+.3f}%',
+          f'    "FLOPs x 10^9" column   {printed:>16}   ours {summary.macs_paper / 1e10:.3f}',
+      ]
+      if (summary.num_classes, summary.image_size) != (200, (448, 448)):
+        lines.append('    (compare at --num-classes 200 --image-size 448)')
+  return '\n'.join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--model', required=True, choices=sorted(MODELS))
+  parser.add_argument('--num-classes', type=int, default=200)
+  parser.add_argument('--image-size', type=int, nargs='+', default=[448],
+                      help='one side, or height and width')
+  parser.add_argument('--json', action='store_true', help='print one JSON object')
+  parser.add_argument('--compare-paper', action='store_true',
+                      help="print the paper's Table 2 beside our figures")
+  args = parser.parse_args(argv)
+  if len(args.image_size) not in (1, 2):
+    parser.error('--image-size takes one side or height and width')
+  image_size = args.image_size * (3 - len(args.image_size))
+  try:
+    summary = summarize(args.model, args.num_classes, image_size)
+  except ValueError as error:
+    parser.exit(2, f'error: {error}\n')
+  if args.json:
+    print(json.dumps(dataclasses.asdict(summary)))
+  else:
+    print(_format(summary, args.compare_paper))
+
+
+if __name__ == '__main__':
+  main(sys.argv[1:])

@@ -1,0 +1,57 @@
+"""The summary CLI: paper-convention MACs, JSON output and the Table 2 comparison."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from cnl_jax import create_model, summary
+
+# PAPER.md: conv + fc multiply-accumulates at 448 px and 200 classes.
+PAPER_CONV_FC_MACS = {
+    'resnet50': 1.6349e10, 'resnet50_5cnl': 2.0253e10, 'resnet50_5nl': 2.4569e10,
+    'resnet101': 3.1197e10, 'resnet101_5cnl': 3.5102e10, 'resnet101_5nl': 3.9418e10,
+}
+
+
+def paper_macs(name):
+  model = create_model(name, 200)
+  images = jax.ShapeDtypeStruct((1, 448, 448, 3), jnp.float32)
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), images)
+  return summary.count_macs(model, variables, images)
+
+
+@pytest.mark.parametrize('name', sorted(PAPER_CONV_FC_MACS))
+def test_paper_convention_macs_within_a_tenth_of_a_percent(name):
+  macs, _ = paper_macs(name)
+  assert abs(macs / PAPER_CONV_FC_MACS[name] - 1) < 1e-3
+
+
+def test_cnl_attention_products_are_counted_apart():
+  _, attention = paper_macs('resnet50_5cnl')
+  # Query 14x14 against responses of 56x56 (twice) and 28x28 (three times), d = 256,
+  # two products each (scores and weighted values).
+  assert attention == 2 * 196 * 256 * (2 * 56 * 56 + 3 * 28 * 28)
+  assert paper_macs('resnet50')[1] == 0
+
+
+def test_json_output(capsys):
+  summary.main(['--model', 'resnet18', '--num-classes', '10', '--image-size', '64', '--json'])
+  result = json.loads(capsys.readouterr().out)
+  assert result['params'] == 11_181_642
+  # XLA counts 2 FLOPs a MAC but skips the zero padding; it must be of the same order.
+  assert result['macs_paper'] < result['xla_flops'] < 2 * result['macs_paper']
+  assert result['image_size'] == [64, 64]
+
+
+def test_compare_paper(capsys):
+  summary.main(['--model', 'resnet50_5cnl', '--compare-paper'])
+  out = capsys.readouterr().out
+  assert '27,084,040' in out and 'ours +0' in out and 'Table 2' in out
+
+
+def test_unknown_model_is_a_usage_error(capsys):
+  with pytest.raises(SystemExit):
+    summary.main(['--model', 'resnet51'])
+  assert 'invalid choice' in capsys.readouterr().err
