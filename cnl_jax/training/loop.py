@@ -1,0 +1,209 @@
+"""The training and evaluation loops: data -> model -> steps -> checkpoints and metrics."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from cnl_jax.models import create_model
+from cnl_jax.training import steps
+from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints
+from cnl_jax.training.config_checks import check_config
+from cnl_jax.training.methods import Classification, Method
+from cnl_jax.training.metrics import MetricWriter, progress_bar
+from cnl_jax.training.optimizer import create_optimizer
+from cnl_jax.training.schedule import create_learning_rate_fn
+from cnl_jax.training.state import TrainState
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The loss became NaN or infinite; the run stops and its last checkpoint is kept."""
+
+
+def _build(config: ml_collections.ConfigDict, num_classes: int) -> Method:
+  model = create_model(config.model, num_classes, dtype=jnp.dtype(config.dtype),
+                       **config.model_overrides)
+  return Classification(model, num_classes, config.label_smoothing)
+
+
+def _pretrained_loader(config: ml_collections.ConfigDict):
+  """A function that fills fresh variables from `config.pretrained` or `config.init_from`."""
+  if config.init_from:
+    source = Checkpoints(config.init_from)
+    if source.latest_step() is None:
+      raise FileNotFoundError(f'config.init_from={config.init_from!r} holds no checkpoint.')
+
+    def load(variables):
+      loaded = source.restore_variables()
+      return jax.tree.map(lambda mine, theirs: theirs if mine.shape == theirs.shape else mine,
+                          variables, loaded)
+    return load
+  if config.pretrained:
+    from cnl_jax import pretrained  # pylint: disable=import-outside-toplevel
+    depth = create_model(config.model, 1).depth
+    return lambda variables: pretrained.load_pretrained(variables, config.pretrained,
+                                                        depth=depth)
+  return None
+
+
+class _Interruption:
+  """Turns SIGTERM into a flag the loop checks after each step, so it can save and exit."""
+
+  def __init__(self):
+    self.requested = False
+
+  def __enter__(self):
+    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    self.requested = True
+
+  def __exit__(self, *exc):
+    signal.signal(signal.SIGTERM, self._previous)
+
+
+def _mean_train_metrics(pending: list[tuple[int, dict[str, jax.Array]]]) -> dict[str, float]:
+  """Means over the steps since the last log; raises on the first non-finite loss."""
+  fetched = jax.device_get([metrics for _, metrics in pending])
+  for (step, _), metrics in zip(pending, fetched):
+    losses = [value for name, value in metrics.items() if name.endswith('loss')]
+    if not np.all(np.isfinite(losses)):
+      raise NonFiniteLossError(
+          f'The training loss is {losses} at step {step}; stopping. The last checkpoint '
+          'written before it stays in the workdir.')
+  return {name: float(np.mean([m[name] for m in fetched])) for name in fetched[0]}
+
+
+def run_eval(method: Method, state: TrainState, config: ml_collections.ConfigDict,
+             mesh, eval_step=None) -> dict[str, float]:
+  """Exact top-1, top-5 and mean loss over the whole test split (padding masked out)."""
+  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  eval_step = eval_step or steps.make_eval_step(method, mesh)
+  totals = None
+  for batch in data.eval_batches(
+      config.data, batch_size=config.eval_batch_size // jax.process_count(),
+      image_size=config.image_size, eval_resize=config.eval_resize,
+      process_index=jax.process_index(), process_count=jax.process_count(),
+      dtype=config.dtype):
+    sums = eval_step(state, steps.to_global(batch, mesh))
+    totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+  totals = jax.device_get(totals)
+  count = float(totals['count'])
+  return {'top1': float(totals['top1']) / count, 'top5': float(totals['top5']) / count,
+          'loss': float(totals['loss']) / count, 'count': count}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Trains `config` in `workdir`, evaluating every epoch; resumes from its last checkpoint.
+
+  Returns the final summary: best top-1 and its epoch, last eval metrics, steps done.
+  """
+  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  check_config(config, jax.device_count(), jax.process_count())
+  info = data.load_info(config.data)
+  steps_per_epoch = data.steps_per_epoch(info, config.batch_size)
+  if steps_per_epoch < 1:
+    raise ValueError(f'config.batch_size={config.batch_size} exceeds the {info.num_train} '
+                     f'training images of {info.name}; use a smaller batch.')
+  total_steps = steps_per_epoch * config.num_epochs
+  is_chief = jax.process_index() == 0
+
+  mesh = steps.create_mesh()
+  method = _build(config, info.num_classes)
+  learning_rate_fn = create_learning_rate_fn(config, steps_per_epoch)
+  tx = create_optimizer(config, learning_rate_fn, method.updates_per_step)
+  checkpoints = Checkpoints(workdir, config.keep_checkpoints)
+  resuming = checkpoints.latest_step() is not None
+  state = steps.create_train_state(
+      method, tx, config.seed, (1, config.image_size, config.image_size, 3), mesh,
+      load=None if resuming else _pretrained_loader(config))
+  meta = {'best_top1': None, 'best_epoch': None}
+  if resuming:
+    state, meta = checkpoints.restore(state)
+    logging.info('Resumed from step %d in %s.', int(state.step), checkpoints.directory)
+  start_step = int(jax.device_get(state.step))
+
+  train_step = steps.make_train_step(method, mesh)
+  eval_step = steps.make_eval_step(method, mesh)
+  writer = MetricWriter(workdir, enabled=is_chief)
+  batches = data.train_batches(
+      config.data, batch_size=config.batch_size // jax.process_count(),
+      image_size=config.image_size, seed=config.seed, start_step=start_step,
+      process_index=jax.process_index(), process_count=jax.process_count(),
+      dtype=config.dtype)
+  eval_metrics = {}
+  pending: list[tuple[int, dict[str, jax.Array]]] = []
+  last_log = (start_step, time.perf_counter())
+
+  def flush_train_metrics(step: int) -> None:
+    nonlocal pending, last_log
+    if not pending:
+      return
+    means = _mean_train_metrics(pending)
+    seconds = time.perf_counter() - last_log[1]
+    means['images_per_sec'] = (step - last_log[0]) * config.batch_size / seconds
+    means['learning_rate'] = float(learning_rate_fn(step - 1))
+    writer.write(step, 'train', means)
+    pending, last_log = [], (step, time.perf_counter())
+
+  with _Interruption() as interruption, progress_bar(total_steps, start_step, is_chief) as bar:
+    for step in range(start_step, total_steps):
+      state, metrics = train_step(state, steps.to_global(next(batches), mesh))
+      pending.append((step, metrics))
+      bar.update()
+      done = step + 1
+      end_of_epoch = done % steps_per_epoch == 0
+      if done % config.log_every_steps == 0 or end_of_epoch or interruption.requested:
+        flush_train_metrics(done)
+      if end_of_epoch:
+        epoch = done // steps_per_epoch - 1
+        if (epoch + 1) % config.eval_every_epochs == 0 or done == total_steps:
+          eval_metrics = run_eval(method, state, config, mesh, eval_step)
+          if meta['best_top1'] is None or eval_metrics['top1'] > meta['best_top1']:
+            meta = {'best_top1': eval_metrics['top1'], 'best_epoch': epoch}
+          writer.write(done, 'eval', {**eval_metrics, 'best_top1': meta['best_top1'],
+                                      'epoch': epoch})
+          bar.set_postfix(top1=f'{eval_metrics["top1"]:.4f}')
+          checkpoints.save(state, meta, {BEST_METRIC: eval_metrics['top1']})
+        else:
+          checkpoints.save(state, meta)
+      elif interruption.requested or (
+          config.checkpoint_every_steps and done % config.checkpoint_every_steps == 0):
+        checkpoints.save(state, meta)
+      if interruption.requested:
+        logging.warning('SIGTERM: saved step %d; run the same command to continue.', done)
+        break
+  checkpoints.wait()
+  checkpoints.close()
+  writer.close()
+  return {**meta, **{f'final_{name}': value for name, value in eval_metrics.items()},
+          'steps': int(jax.device_get(state.step)), 'total_steps': total_steps}
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str,
+             step: int | None = None) -> dict[str, float]:
+  """Evaluates the checkpoint at `step` (default: the latest) of the run in `workdir`."""
+  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  check_config(config, jax.device_count(), jax.process_count())
+  info = data.load_info(config.data)
+  checkpoints = Checkpoints(workdir, config.keep_checkpoints)
+  if checkpoints.latest_step() is None:
+    raise FileNotFoundError(f'{checkpoints.directory} holds no checkpoint to evaluate; '
+                            'train first or pass the right --workdir.')
+  mesh = steps.create_mesh()
+  method = _build(config, info.num_classes)
+  tx = create_optimizer(config, create_learning_rate_fn(config, 1), method.updates_per_step)
+  state = steps.create_train_state(
+      method, tx, config.seed, (1, config.image_size, config.image_size, 3), mesh)
+  state, _ = checkpoints.restore(state, step)
+  checkpoints.close()
+  return run_eval(method, state, config, mesh)

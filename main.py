@@ -1,0 +1,38 @@
+"""Trains or evaluates a cnl_jax model.
+
+  python main.py --config configs/cub.py --workdir runs/cub
+  python main.py --config configs/cub.py --workdir runs/cub --mode eval
+  python main.py --config configs/demo.py --workdir runs/demo --config.batch_size=16
+"""
+
+import json
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', None, 'Path to a config file (configs/*.py).',
+                                lock_config=True)
+flags.DEFINE_string('workdir', None, 'Directory for checkpoints and metrics.')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval'],
+                  'train (resumes from the latest checkpoint, evaluating every epoch) or '
+                  'eval (the latest checkpoint in --workdir).')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  import jax  # pylint: disable=import-outside-toplevel
+  from cnl_jax import training  # pylint: disable=import-outside-toplevel
+  logging.info('JAX devices: %s (process %d of %d)', jax.devices(), jax.process_index(),
+               jax.process_count())
+  if FLAGS.mode == 'train':
+    result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  else:
+    result = training.evaluate(FLAGS.config, FLAGS.workdir)
+  print(json.dumps(result))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,44 @@
+"""Run as a script with 4 host devices: one sharded train step equals the 1-device step.
+
+Prints the largest parameter and batch-stat differences as JSON.
+"""
+
+import json
+
+import jax
+import numpy as np
+
+from cnl_jax import CNLPlacement, create_model
+from cnl_jax.training import Classification
+from cnl_jax.training import steps
+from cnl_jax.training.optimizer import create_optimizer
+from configs import default
+
+
+def one_step(devices, batch):
+  config = default.get_config()
+  mesh = steps.create_mesh(devices)
+  model = create_model('resnet18', 5, cnl=CNLPlacement('res5_0', ('res3_1', 'res4_0')),
+                       cnl_inner_features=16)
+  method = Classification(model, 5)
+  tx = create_optimizer(config, lambda step: 0.1)
+  state = steps.create_train_state(method, tx, 0, (1, 32, 32, 3), mesh)
+  state, metrics = steps.make_train_step(method, mesh)(state, steps.to_global(batch, mesh))
+  return jax.device_get((state.params, state.model_state, metrics))
+
+
+def main():
+  assert jax.device_count() == 4, jax.devices()
+  rng = np.random.RandomState(0)
+  batch = {'image': rng.normal(size=(8, 32, 32, 3)).astype(np.float32),
+           'label': rng.randint(0, 5, size=8).astype(np.int32)}
+  single = one_step(jax.devices()[:1], batch)
+  sharded = one_step(jax.devices(), batch)
+  differences = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), single, sharded)
+  print(json.dumps({'params': max(jax.tree.leaves(differences[0])),
+                    'model_state': max(jax.tree.leaves(differences[1])),
+                    'loss': differences[2]['loss']}))
+
+
+if __name__ == '__main__':
+  main()

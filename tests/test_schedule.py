@@ -1,0 +1,41 @@
+"""The learning-rate schedule gives the released recipe's values at its boundaries."""
+
+import numpy as np
+import pytest
+
+from cnl_jax.training import create_learning_rate_fn
+from configs import default
+
+STEPS_PER_EPOCH = 7
+
+
+def rate_at(config, epoch, step_in_epoch=0):
+  schedule = create_learning_rate_fn(config, STEPS_PER_EPOCH)
+  return float(schedule(epoch * STEPS_PER_EPOCH + step_in_epoch))
+
+
+def test_cub_recipe_boundaries():
+  config = default.get_config()
+  assert rate_at(config, 0) == pytest.approx(1e-5)
+  # Per-epoch warmup: numpy.linspace(1e-5, 1e-2, 10)[epoch], constant within an epoch.
+  warmup = np.linspace(1e-5, 1e-2, 10)
+  for epoch in range(10):
+    assert rate_at(config, epoch, 3) == pytest.approx(warmup[epoch], rel=1e-5)
+  assert rate_at(config, 10) == pytest.approx(1e-2)
+  assert rate_at(config, 40, 6) == pytest.approx(1e-2)
+  assert rate_at(config, 41) == pytest.approx(1e-3)
+  assert rate_at(config, 60, 6) == pytest.approx(1e-3)
+  assert rate_at(config, 61) == pytest.approx(1e-4)
+  assert rate_at(config, 81) == pytest.approx(1e-5)
+  assert rate_at(config, 109, 6) == pytest.approx(1e-5)
+
+
+def test_per_step_warmup_is_linear_in_steps():
+  config = default.get_config()
+  config.warmup_per = 'step'
+  warmup_steps = 10 * STEPS_PER_EPOCH
+  schedule = create_learning_rate_fn(config, STEPS_PER_EPOCH)
+  assert float(schedule(0)) == pytest.approx(1e-5)
+  half = 1e-5 + (1e-2 - 1e-5) * 0.5
+  assert float(schedule(warmup_steps // 2)) == pytest.approx(half, rel=0.02)
+  assert float(schedule(warmup_steps)) == pytest.approx(1e-2)
