@@ -147,6 +147,11 @@ def test_other_depth_is_named():
   assert 'has (2, 2, 2, 2) blocks per stage and the model (3, 4, 6, 3)' in str(error)
 
 
+def test_variables_of_another_model_are_refused():
+  with pytest.raises(ValueError, match='the variables of a cnl_jax ResNet'):
+    pretrained.load_torchvision_state_dict({'params': {}}, state_dict(18))
+
+
 def offline_hub(monkeypatch, home):
   """No network and the hub cache under `home`, whenever huggingface_hub was imported."""
   import huggingface_hub.constants
@@ -163,8 +168,8 @@ def test_offline_imagenet_without_cache_says_what_to_download(monkeypatch, tmp_p
     pretrained.load_pretrained(variables, 'imagenet', depth=50)
   message = str(error.value)
   assert 'https://huggingface.co/timm/resnet50.tv_in1k/resolve/main/model.safetensors' in message
-  assert 'set `pretrained` to the path of that file' in message
-  assert str(tmp_path / 'hub') in message
+  assert "pass that file's path instead of 'imagenet'" in message
+  assert f'models--timm--resnet50.tv_in1k of its cache into {tmp_path / "hub"}' in message
 
 
 def test_imagenet_loads_from_the_hub_cache(monkeypatch, tmp_path, caplog):
@@ -197,6 +202,17 @@ def test_local_safetensors_file(tmp_path):
   converted = pretrained.load_pretrained(variables, path, depth=18)
   np.testing.assert_array_equal(converted['params']['stem_conv']['kernel'],
                                 weights['conv1.weight'].transpose(2, 3, 1, 0))
+
+
+def test_local_pth_file_where_torch_is_installed(tmp_path):
+  torch = pytest.importorskip('torch')
+  weights = state_dict(18)
+  path = tmp_path / 'resnet18.pth'
+  torch.save({name: torch.from_numpy(value) for name, value in weights.items()}, path)
+  _, variables = init('resnet18', 1000)
+  converted = pretrained.load_pretrained(variables, path, depth=18)
+  np.testing.assert_array_equal(converted['params']['res3_0']['downsample_conv']['kernel'],
+                                weights['layer2.0.downsample.0.weight'].transpose(2, 3, 1, 0))
 
 
 def test_pth_without_torch_points_to_safetensors(monkeypatch, tmp_path):

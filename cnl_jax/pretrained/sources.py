@@ -51,14 +51,16 @@ def _download_imagenet(depth: int) -> str:
   try:
     return hf_hub_download(repo, IMAGENET_FILE)
   except LocalEntryNotFoundError as error:
-    url = f'https://huggingface.co/{repo}/resolve/main/{IMAGENET_FILE}'
+    cache = constants.HF_HUB_CACHE
     raise FileNotFoundError(
-        f'ImageNet weights for ResNet-{depth} ({repo}/{IMAGENET_FILE}) are not in the Hugging '
-        f'Face cache {constants.HF_HUB_CACHE} and could not be downloaded: {error}\n'
-        f'Either download {url} and set `pretrained` to the path of that file, or on a machine '
-        f'with network access run `python -c "import huggingface_hub; '
-        f"huggingface_hub.hf_hub_download('{repo}', '{IMAGENET_FILE}')\"` and copy its cache "
-        f'folder models--{repo.replace("/", "--")} into {constants.HF_HUB_CACHE} here.'
+        f'ImageNet weights for ResNet-{depth} are neither in the Hugging Face cache ({cache}) '
+        'nor downloadable from here (no network, or HF_HUB_OFFLINE is set). Either download\n'
+        f'  https://huggingface.co/{repo}/resolve/main/{IMAGENET_FILE}\n'
+        "and pass that file's path instead of 'imagenet' (config.pretrained = "
+        "'/path/to/model.safetensors'), or on a machine with network access run\n"
+        f'  python -c "import huggingface_hub as hub; hub.hf_hub_download(\'{repo}\', '
+        f'\'{IMAGENET_FILE}\')"\n'
+        f'and copy the folder models--{repo.replace("/", "--")} of its cache into {cache}.'
     ) from error
 
 

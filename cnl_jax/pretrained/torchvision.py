@@ -59,19 +59,21 @@ def torchvision_name(collection: str, path: tuple[str, ...]) -> str | None:
   return '.'.join([*names, _LEAVES[collection, leaf]])
 
 
-def _torch_shape(flax_shape: tuple[int, ...]) -> tuple[int, ...]:
-  """A Flax kernel's shape in PyTorch layout: HWIO -> OIHW, [in, out] -> [out, in]."""
-  if len(flax_shape) == 4:
-    height, width, in_features, out_features = flax_shape
+def _torch_shape(leaf: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+  """A Flax variable's shape in PyTorch layout: kernels HWIO -> OIHW and [in, out] -> [out, in]."""
+  if leaf != 'kernel':
+    return tuple(shape)
+  if len(shape) == 4:
+    height, width, in_features, out_features = shape
     return (out_features, in_features, height, width)
-  return tuple(reversed(flax_shape))
+  return tuple(reversed(shape))
 
 
-def _to_flax(value: np.ndarray) -> np.ndarray:
-  """A PyTorch tensor in Flax layout: OIHW -> HWIO, [out, in] -> [in, out]."""
-  if value.ndim == 4:
-    return value.transpose(2, 3, 1, 0)
-  return value.T
+def _to_flax(leaf: str, value: np.ndarray) -> np.ndarray:
+  """A PyTorch tensor in Flax layout: kernels OIHW -> HWIO and [out, in] -> [in, out]."""
+  if leaf != 'kernel':
+    return value
+  return value.transpose(2, 3, 1, 0) if value.ndim == 4 else value.T
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,15 +138,18 @@ def convert_torchvision_state_dict(variables: Variables, state_dict: StateDict
                                    ) -> tuple[dict[str, Any], LoadReport]:
   """Copies a torchvision ResNet state dict into Flax variables; returns them and a report.
 
-  `variables` come from `model.init` of any `cnl_jax` ResNet; `state_dict` maps torchvision
-  keys to arrays (NumPy, or anything `np.asarray` reads). Every backbone tensor must be
-  present with its shape, and no other key may be; otherwise `StateDictMismatchError` lists
-  every problem and nothing is loaded. `fc` is loaded when its class count equals the
-  model's and skipped (head kept at init) when it differs. NL and CNL blocks keep their init.
-  Values are cast to the dtype of the variable they replace.
+  `variables` come from `model.init` of any `cnl_jax` ResNet (`jax.eval_shape` of it will
+  do); `state_dict` maps torchvision keys to arrays (NumPy, or anything `np.asarray` reads).
+  Every backbone tensor must be present with its shape, and no other key may be; otherwise
+  `StateDictMismatchError` lists every problem and nothing is loaded. `fc` is loaded when
+  its class count equals the model's and skipped (head kept at init) when it differs. NL and
+  CNL blocks keep their init. Values are cast to the dtype of the variable they replace.
   """
   flat = traverse_util.flatten_dict({c: variables[c] for c in _COLLECTIONS if c in variables})
-  targets, kept = {}, []
+  if _HEAD not in flat:
+    raise ValueError('Expected the variables of a cnl_jax ResNet (`model.init(...)`), got '
+                     f'collections {list(variables)} without {"/".join(_HEAD)}.')
+  targets, kept = {}, []  # torchvision key -> Flax key; Flax modules torchvision lacks
   for key in flat:
     name = torchvision_name(key[0], key[1:])
     if name is None:
@@ -155,39 +160,31 @@ def convert_torchvision_state_dict(variables: Variables, state_dict: StateDict
   in_features, classes = flat[_HEAD].shape
   fc = state_dict.get('fc.weight')
   fc_classes = int(np.shape(fc)[0]) if fc is not None else classes
-  skip_head = (fc is not None and np.ndim(fc) == 2 and np.shape(fc)[1] == in_features
-               and fc_classes != classes)
-
-  given = [k for k in state_dict if not k.endswith(IGNORED_SUFFIX)]
-  missing = [name for name in targets if name not in state_dict]
-  unexpected = [name for name in given if name not in targets]
-  wrong_shapes = []
-  for name, key in targets.items():
-    if name in state_dict and not (skip_head and key[1] == 'head'):
-      wanted = _torch_shape(flat[key].shape) if key[-1] == 'kernel' else flat[key].shape
-      if tuple(np.shape(state_dict[name])) != tuple(wanted):
-        wrong_shapes.append(f'{name} is {tuple(np.shape(state_dict[name]))}, '
-                            f'the model needs {tuple(wanted)}')
-  if missing or unexpected or wrong_shapes:
-    raise StateDictMismatchError(missing, unexpected, wrong_shapes,
-                                 _hint(state_dict, list(targets)))
-
-  loaded = 0
-  for name, key in targets.items():
-    if skip_head and key[1] == 'head':
-      continue
-    value = np.asarray(state_dict[name])
-    flat[key] = jnp.asarray(_to_flax(value) if key[-1] == 'kernel' else value,
-                            dtype=flat[key].dtype)
-    loaded += 1
-  if skip_head:
+  # Another class count is a new task, not an error; other in-features are another depth.
+  if fc is not None and np.shape(fc)[1:] == (in_features,) and fc_classes != classes:
+    targets = {name: key for name, key in targets.items() if key[1] != 'head'}
+    known = [*targets, 'fc.weight', 'fc.bias']
     kept.append('head')
+  else:
+    known = list(targets)
 
-  converted = {**variables, **traverse_util.unflatten_dict(flat)}
-  report = LoadReport(loaded=loaded, ignored=len(state_dict) - len(given),
-                      head_loaded=not skip_head, kept_at_init=tuple(dict.fromkeys(kept)),
+  given = [name for name in state_dict if not name.endswith(IGNORED_SUFFIX)]
+  missing = [name for name in known if name not in state_dict]
+  unexpected = [name for name in given if name not in known]
+  wrong_shapes = [
+      f'{name} is {np.shape(state_dict[name])}, the model needs {wanted}'
+      for name, key in targets.items() if name in state_dict
+      and np.shape(state_dict[name]) != (wanted := _torch_shape(key[-1], flat[key].shape))]
+  if missing or unexpected or wrong_shapes:
+    raise StateDictMismatchError(missing, unexpected, wrong_shapes, _hint(state_dict, known))
+
+  for name, key in targets.items():
+    flat[key] = jnp.asarray(_to_flax(key[-1], np.asarray(state_dict[name])),
+                            dtype=flat[key].dtype)
+  report = LoadReport(loaded=len(targets), ignored=len(state_dict) - len(given),
+                      head_loaded='head' not in kept, kept_at_init=tuple(dict.fromkeys(kept)),
                       classes=(fc_classes, classes))
-  return converted, report
+  return {**variables, **traverse_util.unflatten_dict(flat)}, report
 
 
 def load_torchvision_state_dict(variables: Variables, state_dict: StateDict
