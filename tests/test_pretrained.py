@@ -8,6 +8,7 @@ torch, converted and run.
 import json
 import logging
 import pathlib
+import subprocess
 import sys
 
 import jax
@@ -26,7 +27,9 @@ TOLERANCE = 1e-4  # max abs difference, float32; activations are O(1) by the dra
 
 
 def layout(depth):
-  return [(name, tuple(shape)) for name, shape in json.loads(str(FIXTURE[f'resnet{depth}/layout']))]
+  """torchvision's state dict key names and shapes, in its order."""
+  entries = json.loads(str(FIXTURE[f'resnet{depth}/layout']))
+  return [(name, tuple(shape)) for name, shape in entries]
 
 
 def state_dict(depth, seed=0):
@@ -76,6 +79,15 @@ def test_every_depth_takes_exactly_torchvisions_keys(depth):
   assert report.loaded == len(zeros) - batch_norm_counters
   assert report.ignored == batch_norm_counters
   assert report.head_loaded and report.kept_at_init == ()
+
+
+def test_values_take_the_dtype_of_the_variables_they_replace():
+  model = cnl_jax.create_model('resnet18', 1000, param_dtype=jnp.bfloat16)
+  variables = jax.eval_shape(
+      lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False))
+  converted = pretrained.load_torchvision_state_dict(variables, state_dict(18))
+  for key, value in flat(converted).items():
+    assert value.dtype == flat(variables)[key].dtype, key
 
 
 def test_fc_loads_when_class_counts_match():
@@ -229,6 +241,14 @@ def test_pth_without_torch_points_to_safetensors(monkeypatch, tmp_path):
 def test_bad_source_is_named(source, error):
   with pytest.raises(error, match=source):
     pretrained.load_pretrained({}, source, depth=50)
+
+
+def test_importing_loads_no_weight_libraries():
+  imported = subprocess.run(
+      [sys.executable, '-c', 'import sys, cnl_jax.pretrained; '
+       "print(sorted({'torch', 'safetensors', 'huggingface_hub'} & set(sys.modules)))"],
+      capture_output=True, text=True, check=True, cwd=pathlib.Path(__file__).parents[1])
+  assert imported.stdout.strip() == '[]'
 
 
 def test_no_source_keeps_random_init():

@@ -3,9 +3,9 @@
 Fills torchvision's own resnet18, resnet50 and resnet101 with the weights that
 `cnl_jax/pretrained/reference.py` draws, runs them in eval mode on fixed images and saves
 the images, the logits, the pooled features and a few channels of the stem and stage
-outputs, and the state dict key names and shapes of every depth from 18 to 152. The test redraws the weights without torch,
-converts them and compares. Needs torch and torchvision (not project requirements) and
-loads the NumPy-only reference module by path, so no JAX is needed:
+outputs, and the state dict key names and shapes of every depth from 18 to 152. The test
+redraws the weights without torch, converts them and compares. Needs torch and torchvision
+(not project requirements) and loads the NumPy-only reference module by path, so no JAX:
 
   python tools/make_torchvision_reference.py [--output tests/fixtures/torchvision_resnets.npz]
 """
@@ -33,6 +33,7 @@ RECORDED = {'maxpool': 'stem', 'layer1': 'layer1', 'layer2': 'layer2', 'layer3':
 
 
 def load_reference_module():
+  """cnl_jax/pretrained/reference.py alone: importing the package would need JAX."""
   spec = importlib.util.spec_from_file_location(
       'reference', ROOT / 'cnl_jax' / 'pretrained' / 'reference.py')
   module = importlib.util.module_from_spec(spec)
@@ -41,6 +42,7 @@ def load_reference_module():
 
 
 def state_dict_layout(model: torch.nn.Module) -> list[tuple[str, list[int]]]:
+  """Key names and shapes in the state dict's order: what the weight draw depends on."""
   return [(name, list(value.shape)) for name, value in model.state_dict().items()]
 
 
