@@ -109,9 +109,9 @@ class StateDictMismatchError(ValueError):
     self.missing, self.unexpected, self.wrong_shapes = missing, unexpected, wrong_shapes
     lines = ['The state dict does not fit the model, so nothing was loaded.']
     for title, entries in (('missing keys', missing), ('unexpected keys', unexpected),
-                           ('wrong shapes (PyTorch layout)', wrong_shapes)):
+                           ('wrong shapes', wrong_shapes)):
       if entries:
-        lines.append(f'{len(entries)} {title}: {", ".join(entries)}')
+        lines.append(f'{title} ({len(entries)}): {", ".join(entries)}')
     lines.append(hint)
     super().__init__('\n'.join(lines))
 
@@ -172,7 +172,7 @@ def convert_torchvision_state_dict(variables: Variables, state_dict: StateDict
   missing = [name for name in known if name not in state_dict]
   unexpected = [name for name in given if name not in known]
   wrong_shapes = [
-      f'{name} is {np.shape(state_dict[name])}, the model needs {wanted}'
+      f'{name} is {np.shape(state_dict[name])}, the model needs {wanted} (PyTorch layout)'
       for name, key in targets.items() if name in state_dict
       and np.shape(state_dict[name]) != (wanted := _torch_shape(key[-1], flat[key].shape))]
   if missing or unexpected or wrong_shapes:
