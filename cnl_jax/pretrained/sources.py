@@ -1,0 +1,86 @@
+"""Where pretrained weights come from: 'imagenet' on the Hugging Face hub, or a local file.
+
+Each source becomes a torchvision-named state dict of NumPy arrays. huggingface_hub,
+safetensors and torch are imported only when a source needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping
+
+import numpy as np
+
+from cnl_jax.models.resnet import ARCHITECTURES
+
+# torchvision's original (V1) ImageNet weights as timm republished them in safetensors form;
+# timm's ResNet keys are torchvision's (conv1, bn1, layer1.0.conv1, downsample.0, fc).
+IMAGENET_FILE = 'model.safetensors'
+SOURCES = "'imagenet', a path to a .safetensors or .pth file, or None"
+
+
+def imagenet_repo(depth: int) -> str:
+  """The hub repository with torchvision's ImageNet weights for a ResNet depth."""
+  if depth not in ARCHITECTURES:
+    raise ValueError(f'ResNet depth must be one of {sorted(ARCHITECTURES)}, got {depth!r}.')
+  return f'timm/resnet{depth}.tv_in1k'
+
+
+def read_state_dict(source: str | os.PathLike, *, depth: int) -> dict[str, np.ndarray]:
+  """The state dict that `source` names; `depth` picks the 'imagenet' checkpoint."""
+  if source == 'imagenet':
+    return _read_safetensors(_download_imagenet(depth))
+  path = pathlib.Path(source)
+  if path.suffix not in ('.safetensors', '.pth', '.pt'):
+    raise ValueError(f'Unknown pretrained source {str(source)!r}; use {SOURCES}.')
+  if not path.is_file():
+    raise FileNotFoundError(f'Pretrained weights file {str(path)!r} does not exist; pass the '
+                            "path of a torchvision ResNet checkpoint, or 'imagenet'.")
+  if path.suffix == '.safetensors':
+    return _read_safetensors(path)
+  return _read_torch(path)
+
+
+def _download_imagenet(depth: int) -> str:
+  """The local path of the ImageNet checkpoint, from the hub's cache or downloaded into it."""
+  from huggingface_hub import constants, hf_hub_download
+  from huggingface_hub.errors import LocalEntryNotFoundError
+
+  repo = imagenet_repo(depth)
+  try:
+    return hf_hub_download(repo, IMAGENET_FILE)
+  except LocalEntryNotFoundError as error:
+    cache = constants.HF_HUB_CACHE
+    raise FileNotFoundError(
+        f'ImageNet weights for ResNet-{depth} are neither in the Hugging Face cache ({cache}) '
+        'nor downloadable from here (no network, or HF_HUB_OFFLINE is set). Either download\n'
+        f'  https://huggingface.co/{repo}/resolve/main/{IMAGENET_FILE}\n'
+        "and pass that file's path instead of 'imagenet' (config.pretrained = "
+        "'/path/to/model.safetensors'), or on a machine with network access run\n"
+        f'  python -c "import huggingface_hub as hub; hub.hf_hub_download(\'{repo}\', '
+        f'\'{IMAGENET_FILE}\')"\n'
+        f'and copy the folder models--{repo.replace("/", "--")} of its cache into {cache}.'
+    ) from error
+
+
+def _read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+  from safetensors.numpy import load_file
+  return load_file(path)
+
+
+def _read_torch(path: pathlib.Path) -> dict[str, np.ndarray]:
+  try:
+    import torch
+  except ImportError as error:
+    raise ImportError(
+        f'Reading {str(path)!r} needs PyTorch, which is not installed. Install torch, or save '
+        'the state dict as .safetensors where torch is (safetensors.torch.save_file) and pass '
+        "that path; for torchvision's ImageNet weights pass 'imagenet'.") from error
+  state = torch.load(path, map_location='cpu', weights_only=True)
+  if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
+    top = list(state)[:5] if isinstance(state, Mapping) else type(state).__name__
+    raise ValueError(f'{str(path)!r} holds {top}, not a state dict of tensors; save '
+                     '`model.state_dict()` (or the state dict inside this checkpoint) instead.')
+  return {name: (value.float() if value.is_floating_point() else value).numpy()
+          for name, value in state.items()}
