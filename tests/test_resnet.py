@@ -139,3 +139,11 @@ def test_response_after_query_is_rejected():
                                cnl=cnl_jax.CNLPlacement('res4_0', ('res3_1', 'res5_0')))
   with pytest.raises(ValueError, match=r"responses \['res5_0'\] do not come before"):
     init(model, (1, 32, 32, 3))
+
+
+def test_width_scales_every_stage():
+  model = cnl_jax.create_model('resnet18', 10, width=16)
+  images = jax.ShapeDtypeStruct((1, 64, 64, 3), jnp.float32)
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), images)
+  _, features = jax.eval_shape(lambda v, x: model.apply(v, x), variables, images)
+  assert [features[f'res{stage}_0'].shape[-1] for stage in (2, 3, 4, 5)] == [16, 32, 64, 128]

@@ -108,14 +108,18 @@ class BlockSpec:
   out_channels: int
 
 
-def block_specs(depth: int) -> tuple[BlockSpec, ...]:
-  """Every residual block of a ResNet depth in order, named `res{stage}_{index}`."""
+def block_specs(depth: int, width: int = 64) -> tuple[BlockSpec, ...]:
+  """Every residual block of a ResNet depth in order, named `res{stage}_{index}`.
+
+  `width` is the stem's and res2's channel count (64 in every torchvision ResNet); each
+  later stage doubles it.
+  """
   if depth not in ARCHITECTURES:
     raise ValueError(f'ResNet depth must be one of {sorted(ARCHITECTURES)}, got {depth}.')
   arch = ARCHITECTURES[depth]
   specs = []
   for stage_index, size in enumerate(arch.stage_sizes):
-    features = 64 * 2 ** stage_index
+    features = width * 2 ** stage_index
     for index in range(size):
       stride = 2 if index == 0 and stage_index > 0 else 1
       specs.append(BlockSpec(f'res{stage_index + 2}_{index}', features, stride,
@@ -140,6 +144,7 @@ class ResNet(nn.Module):
   Attributes:
     depth: 18, 34, 50, 101 or 152.
     num_classes: width of the classifier.
+    width: channels of the stem and res2 (64 in the paper; smaller for quick experiments).
     nonlocal_after: blocks followed by an NL block; its output feeds the next block.
     cnl: the CNL block's query and responses; its output replaces the query's block output.
     cnl_inner_features, cnl_reshape: passed to `CNL`.
@@ -149,6 +154,7 @@ class ResNet(nn.Module):
   """
   depth: int
   num_classes: int
+  width: int = 64
   nonlocal_after: tuple[str, ...] = ()
   cnl: CNLPlacement | None = None
   cnl_inner_features: int = 256
@@ -162,14 +168,14 @@ class ResNet(nn.Module):
   def __call__(self, images: jax.Array, *, train: bool = False
                ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """images [batch, height, width, 3] -> (logits [batch, num_classes], features)."""
-    specs = block_specs(self.depth)
+    specs = block_specs(self.depth, self.width)
     self._check(images, specs)
     out_channels = {spec.name: spec.out_channels for spec in specs}
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     features = {}
 
-    x = nn.Conv(64, (7, 7), (2, 2), padding=_pad(7), use_bias=False, kernel_init=_conv_init,
-                name='stem_conv', **common)(images.astype(self.dtype))
+    x = nn.Conv(self.width, (7, 7), (2, 2), padding=_pad(7), use_bias=False,
+                kernel_init=_conv_init, name='stem_conv', **common)(images.astype(self.dtype))
     x = nn.relu(BatchNorm(use_running_average=not train, name='stem_bn', **common)(x))
     x = nn.max_pool(x, (3, 3), (2, 2), padding=_pad(3))
     features['stem'] = x
