@@ -12,11 +12,18 @@ PAPER_PLACEMENTS: dict[int, CNLPlacement] = {
     50: CNLPlacement('res5_1', ('res3_1', 'res3_3', 'res4_1', 'res4_3', 'res4_5')),
     101: CNLPlacement('res5_1', ('res3_1', 'res3_3', 'res4_5', 'res4_12', 'res4_19')),
 }
+# Not in the paper: ResNet-34 has ResNet-50's blocks per stage, so it takes the same
+# placement; ResNet-18 (two blocks a stage) queries res5_0 with the last block of res3, res4.
+PLACEMENTS: dict[int, CNLPlacement] = {
+    18: CNLPlacement('res5_0', ('res3_1', 'res4_1')),
+    34: PAPER_PLACEMENTS[50],
+    **PAPER_PLACEMENTS,
+}
 
 
 def _presets() -> dict[str, dict[str, Any]]:
   presets = {f'resnet{depth}': dict(depth=depth) for depth in ARCHITECTURES}
-  for depth, placement in PAPER_PLACEMENTS.items():
+  for depth, placement in PLACEMENTS.items():
     count = len(placement.responses)
     presets[f'resnet{depth}_{count}nl'] = dict(depth=depth, nonlocal_after=placement.responses)
     presets[f'resnet{depth}_{count}cnl'] = dict(depth=depth, cnl=placement)
