@@ -67,4 +67,7 @@ class ImageFolderManual(tfds.core.GeneratorBasedBuilder):
     del dl_manager  # Everything is read from root.
     class_names, splits = scan_folders(self._root, self._splits)
     self.info.features['label'].names = list(class_names)
-    return {name: generate_examples(split, with_boxes=False) for name, split in splits.items()}
+    return {name: self._generate_examples(split) for name, split in splits.items()}
+
+  def _generate_examples(self, split: SplitFiles):
+    return generate_examples(split, with_boxes=False)

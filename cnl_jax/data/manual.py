@@ -130,7 +130,10 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     class_names, splits = self._read_splits(self._manual_dir)
     self._validate(class_names, splits)
     self.info.features['label'].names = list(class_names)
-    return {name: generate_examples(split, self.HAS_BOXES) for name, split in splits.items()}
+    return {name: self._generate_examples(split) for name, split in splits.items()}
+
+  def _generate_examples(self, split: SplitFiles):
+    return generate_examples(split, self.HAS_BOXES)
 
   def _validate(self, class_names: Sequence[str], splits: Mapping[str, SplitFiles]):
     """Split lists must be self-consistent always, and Table-1 sized when asked."""
