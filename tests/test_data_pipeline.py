@@ -127,3 +127,13 @@ def test_fused_jpeg_crop_matches_decoding_then_cropping():
   seed = tf.constant([4, 2], tf.int64)
   np.testing.assert_allclose(pipeline.train_image(jpeg, seed, 24, tf.float32),
                              pipeline.train_image(png, seed, 24, tf.float32), atol=1e-4)
+
+
+def test_eval_keeps_the_centre_of_the_resized_image():
+  # 80x120 image, white inside the central 40x40 and black around it. Resizing the short side
+  # to 64 and cropping 32 keeps exactly the central 40x40 of the original: all white.
+  image = np.zeros((80, 120, 3), np.uint8)
+  image[20:60, 40:80] = 255
+  result = pipeline.eval_image(tf.io.encode_png(image), 32, 64, tf.float32)
+  white = (255 - np.array(pipeline.MEAN_RGB)) / np.array(pipeline.STDDEV_RGB)
+  np.testing.assert_allclose(result, np.broadcast_to(white, (32, 32, 3)), atol=1e-4)
