@@ -1,0 +1,120 @@
+"""Images per second per core of the 448 px train and eval pipelines on CUB-sized JPEGs.
+
+Generates JPEGs of CUB's typical size (500x375, smooth content plus sensor-like noise) as an
+image-folder dataset, then times `train_batches` and `eval_batches` after a warm-up.
+
+  PYTHONPATH=. python benchmarks/input_pipeline.py --update BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import platform
+import re
+import shlex
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def write_images(root: pathlib.Path, count: int, seed: int = 0) -> float:
+  """`count` 375x500 JPEGs in root/{train,test}/<class>/; returns the mean file size in kB."""
+  import tensorflow as tf
+  rng = np.random.default_rng(seed)
+  sizes = []
+  for split in ('train', 'test'):
+    for index in range(count):
+      coarse = rng.uniform(0, 255, (6, 8, 3)).astype(np.float32)
+      image = tf.image.resize(coarse[None], (375, 500), method='bicubic')[0].numpy()
+      image += rng.normal(0, 12, image.shape)
+      path = root / split / f'class_{index % 4}' / f'{index:05d}.jpg'
+      path.parent.mkdir(parents=True, exist_ok=True)
+      path.write_bytes(tf.io.encode_jpeg(np.clip(image, 0, 255).astype(np.uint8),
+                                         quality=90).numpy())
+      sizes.append(path.stat().st_size)
+  return float(np.mean(sizes)) / 1000
+
+
+def images_per_second(batches, batch_size: int, warmup: int, steps: int) -> float:
+  for _ in range(warmup):
+    next(batches)
+  start = time.perf_counter()
+  for _ in range(steps):
+    next(batches)
+  return steps * batch_size / (time.perf_counter() - start)
+
+
+def machine() -> str:
+  model = platform.processor() or platform.machine()
+  try:
+    cpuinfo = pathlib.Path('/proc/cpuinfo').read_text()
+    model = re.search(r'model name\s*:\s*(.*)', cpuinfo).group(1)
+  except (OSError, AttributeError):
+    pass
+  return f'{model}, {len(os.sched_getaffinity(0))} cores available, {platform.system()}'
+
+
+def update_section(path: pathlib.Path, section: str):
+  """Replaces (or appends) the '## Input pipeline' section of a Markdown file."""
+  text = path.read_text() if path.exists() else '# Benchmarks\n'
+  pattern = re.compile(r'## Input pipeline\n.*?(?=\n## |\Z)', re.S)
+  text = pattern.sub(lambda _: section.rstrip('\n'), text) if pattern.search(text) else (
+      text.rstrip('\n') + '\n\n' + section)
+  path.write_text(text.rstrip('\n') + '\n')
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--images', type=int, default=256, help='JPEGs per split')
+  parser.add_argument('--batch_size', type=int, default=32)
+  parser.add_argument('--image_size', type=int, default=448)
+  parser.add_argument('--eval_resize', type=int, default=512)
+  parser.add_argument('--warmup', type=int, default=3, help='batches before timing')
+  parser.add_argument('--steps', type=int, default=24, help='batches timed')
+  parser.add_argument('--update', type=pathlib.Path, help='Markdown file to write results to')
+  args = parser.parse_args()
+
+  from cnl_jax import data
+  import tensorflow as tf
+  cores = len(os.sched_getaffinity(0))
+  with tempfile.TemporaryDirectory() as workdir:
+    root = pathlib.Path(workdir) / 'images'
+    kilobytes = write_images(root, args.images)
+    config = data.default_data_config()
+    config.name = 'image_folder'
+    config.manual_dir = str(root)
+    config.data_dir = str(pathlib.Path(workdir) / 'tfds')
+    data.load_info(config)
+    train = images_per_second(
+        data.train_batches(config, batch_size=args.batch_size, image_size=args.image_size,
+                           seed=0), args.batch_size, args.warmup, args.steps)
+
+    def eval_forever():
+      while True:
+        yield from data.eval_batches(config, batch_size=args.batch_size,
+                                     image_size=args.image_size, eval_resize=args.eval_resize)
+    evaluation = images_per_second(eval_forever(), args.batch_size, args.warmup, args.steps)
+
+  command = 'python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
+  section = (
+      '## Input pipeline\n\n'
+      f'`{command}`\n\n'
+      f'Machine: {machine()}; TensorFlow {tf.__version__}. JPEGs 500x375, quality 90, mean '
+      f'{kilobytes:.0f} kB; batch {args.batch_size}, {args.steps} batches timed after '
+      f'{args.warmup} warm-up, float32 output.\n\n'
+      '| pipeline | images/s | images/s per core |\n|---|---|---|\n'
+      f'| train {args.image_size} (random-resized crop, flip) | {train:.0f} | '
+      f'{train / cores:.0f} |\n'
+      f'| eval {args.eval_resize} -> {args.image_size} (resize, center crop) | '
+      f'{evaluation:.0f} | {evaluation / cores:.0f} |\n')
+  print(section)
+  if args.update:
+    update_section(args.update, section)
+
+
+if __name__ == '__main__':
+  main()
