@@ -6,6 +6,7 @@
 """
 
 import json
+import logging as python_logging
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -20,9 +21,17 @@ flags.DEFINE_enum('mode', 'train', ['train', 'eval'],
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+class _LibraryInfoFilter(python_logging.Filter):
+  """Drops the per-save INFO lines of Orbax; its warnings and errors still show."""
+
+  def filter(self, record: python_logging.LogRecord) -> bool:
+    return record.levelno >= python_logging.WARNING or '/orbax/' not in record.pathname
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.get_absl_handler().addFilter(_LibraryInfoFilter())
   import jax  # pylint: disable=import-outside-toplevel
   from cnl_jax import training  # pylint: disable=import-outside-toplevel
   logging.info('JAX devices: %s (process %d of %d)', jax.devices(), jax.process_index(),

@@ -5,6 +5,8 @@ Other configs import this and change a few fields. Every field is listed here.
 
 import ml_collections
 
+from cnl_jax.data.config import default_data_config
+
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -18,12 +20,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.pretrained = 'imagenet'
   config.init_from = None  # another run's workdir: start from its latest parameters
 
-  # Data (see cnl_jax.data): the dataset and where its files are.
-  config.data = ml_collections.ConfigDict({
-      'name': 'cub',
-      'data_dir': '~/tensorflow_datasets',
-      'manual_dir': '~/tensorflow_datasets/downloads/manual',
-  })
+  # Data: the dataset and where its files are; every field is documented in
+  # cnl_jax/data/config.py. Each dataset config sets `name`; users set `manual_dir`.
+  config.data = default_data_config()
+  config.data.name = 'cub'
   config.image_size = 448   # train random-resized-crop and eval center-crop side
   config.eval_resize = 512  # eval resizes the short side to this before the crop
 

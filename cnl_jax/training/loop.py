@@ -155,18 +155,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer.write(step, 'train', means)
     pending, last_log = [], (step, time.perf_counter())
 
-  with _Interruption() as interruption, progress_bar(total_steps, start_step, is_chief) as bar:
-    for step in range(start_step, total_steps):
-      state, metrics = train_step(state, steps.to_global(next(batches), mesh))
-      pending.append((step, metrics))
-      bar.update()
-      done = step + 1
-      end_of_epoch = done % steps_per_epoch == 0
-      if done % config.log_every_steps == 0 or end_of_epoch or interruption.requested:
-        flush_train_metrics(done)
-      if end_of_epoch:
+  try:
+    with _Interruption() as interruption, progress_bar(total_steps, start_step,
+                                                       is_chief) as bar:
+      for step in range(start_step, total_steps):
+        state, metrics = train_step(state, steps.to_global(next(batches), mesh))
+        pending.append((step, metrics))
+        bar.update()
+        done = step + 1
+        end_of_epoch = done % steps_per_epoch == 0
+        save = end_of_epoch or interruption.requested or (
+            config.checkpoint_every_steps and done % config.checkpoint_every_steps == 0)
+        if save or done % config.log_every_steps == 0:
+          flush_train_metrics(done)  # raises on a non-finite loss, before anything is saved
         epoch = done // steps_per_epoch - 1
-        if (epoch + 1) % config.eval_every_epochs == 0 or done == total_steps:
+        if end_of_epoch and ((epoch + 1) % config.eval_every_epochs == 0
+                             or done == total_steps):
           eval_metrics = run_eval(method, state, config, mesh, eval_step)
           if meta['best_top1'] is None or eval_metrics['top1'] > meta['best_top1']:
             meta = {'best_top1': eval_metrics['top1'], 'best_epoch': epoch}
@@ -174,17 +178,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                                       'epoch': epoch})
           bar.set_postfix(top1=f'{eval_metrics["top1"]:.4f}')
           checkpoints.save(state, meta, {BEST_METRIC: eval_metrics['top1']})
-        else:
+        elif save:
           checkpoints.save(state, meta)
-      elif interruption.requested or (
-          config.checkpoint_every_steps and done % config.checkpoint_every_steps == 0):
-        checkpoints.save(state, meta)
-      if interruption.requested:
-        logging.warning('SIGTERM: saved step %d; run the same command to continue.', done)
-        break
-  checkpoints.wait()
-  checkpoints.close()
-  writer.close()
+        if interruption.requested:
+          logging.warning('SIGTERM: saved step %d; run the same command to continue.', done)
+          break
+  finally:
+    checkpoints.wait()
+    checkpoints.close()
+    writer.close()
   return {**meta, **{f'final_{name}': value for name, value in eval_metrics.items()},
           'steps': int(jax.device_get(state.step)), 'total_steps': total_steps}
 
