@@ -66,10 +66,10 @@ def class_specs(num_classes: int, seed: int) -> tuple[ClassSpec, ...]:
 def sample_nuisance(rng: np.random.Generator) -> Nuisance:
   return Nuisance(
       background=rng.uniform(0, 255, (3, 3, 3)),
-      clutter=np.concatenate([rng.uniform(0, 1, (4, 2)), rng.uniform(0.04, 0.2, (4, 2)),
-                              rng.uniform(0, 255, (4, 3))], axis=1),
+      clutter=np.concatenate([rng.uniform(0, 1, (3, 2)), rng.uniform(0.04, 0.15, (3, 2)),
+                              rng.uniform(0, 255, (3, 3))], axis=1),
       centre=tuple(rng.uniform(0.35, 0.65, 2)),
-      scale=float(rng.uniform(0.28, 0.42)),
+      scale=float(rng.uniform(0.32, 0.42)),
       angle=float(rng.uniform(-0.3, 0.3)),
       flip=bool(rng.integers(2)),
       body_colour=np.array([150, 110, 70]) + rng.uniform(-20, 20, 3),
@@ -111,9 +111,9 @@ def render(spec: ClassSpec, nuisance: Nuisance, size: int) -> np.ndarray:
              'dots': (np.sin(u * 14) * np.sin(v * 14)) > 0.55,
              'checks': (np.sin(u * 10) * np.sin(v * 10)) > 0}[spec.wing]
   image[wing & pattern] = (235, 225, 200)
-  image[_ellipse(u, v, 0.68, -0.4, 0.14, 0.14)] = EYE_COLOURS[spec.eye]
+  image[_ellipse(u, v, 0.68, -0.4, 0.16, 0.16)] = EYE_COLOURS[spec.eye]
   if spec.tail_spot == 'white':
-    image[_ellipse(u, v, -0.8, 0.05, 0.14, 0.14)] = (250, 250, 250)
+    image[_ellipse(u, v, -0.8, 0.05, 0.16, 0.16)] = (250, 250, 250)
   image = image.reshape(size, 2, size, 2, 3).mean(axis=(1, 3)) * nuisance.light
   image += np.random.default_rng(nuisance.noise_seed).normal(0, 6, image.shape)
   return np.clip(image, 0, 255).astype(np.uint8)
