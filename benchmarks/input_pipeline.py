@@ -99,7 +99,7 @@ def main():
                                      image_size=args.image_size, eval_resize=args.eval_resize)
     evaluation = images_per_second(eval_forever(), args.batch_size, args.warmup, args.steps)
 
-  command = 'python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
+  command = 'PYTHONPATH=. python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
   section = (
       '## Input pipeline\n\n'
       f'`{command}`\n\n'

@@ -103,6 +103,8 @@ def test_eval_masks_count_every_example_once(config, process_count, batch_size):
     for batch in batches:
       assert batch['image'].shape == (batch_size, IMAGE_SIZE, IMAGE_SIZE, 3)
       assert batch['mask'].shape == (batch_size,) and batch['label'].dtype == np.int32
+      assert batch['image'].dtype == np.float32
+      assert LOW - 0.02 <= batch['image'].min() and batch['image'].max() <= HIGH + 0.02
       labels.update(batch['label'][batch['mask']].tolist())
   assert len(batch_counts) == 1  # Multi-host steps line up.
   assert labels == split_labels(config, 'test')

@@ -167,6 +167,18 @@ def test_dogs_reads_mat_split_lists(tmp_path):
         path: label - 1 for path, label in rows}
 
 
+def test_dogs_label_given_to_two_breeds_is_an_error(tmp_path):
+  manual_dir = make_dogs(tmp_path / 'manual')
+  with tarfile.open(manual_dir / 'lists.tar') as tar:
+    tar.extractall(manual_dir / 'lists', filter='data')
+  (manual_dir / 'lists.tar').unlink()
+  path, _ = DOG_SPLITS['test'][0]
+  scipy.io.savemat(manual_dir / 'lists' / 'test_list.mat', {
+      'file_list': cell([path]), 'annotation_list': cell([path]), 'labels': np.array([[1.0]])})
+  with pytest.raises(data.DatasetError, match='label 1 is given to both'):
+    data.load_info(config_for('dogs', manual_dir, tmp_path / 'tfds'))
+
+
 # Stanford Cars: 3 models; boxes in pixels (x1, y1, x2, y2), 1-based classes.
 CAR_CLASSES = ['AM General Hummer SUV 2000', 'Acura RL Sedan 2012', 'Audi TT RS Coupe 2012']
 CAR_ROWS = [(i, i % 3, i % 2 == 1, (i, 2 * i, 20 + i, 30)) for i in range(1, 8)]
@@ -268,6 +280,11 @@ def test_image_folder_test_class_missing_from_train_is_an_error(tmp_path):
   write_jpeg(root / 'test' / 'wren' / '0.jpg', 20, 30)
   with pytest.raises(data.DatasetError, match=r"\['wren'\]"):
     data.load_info(config_for('image_folder', root, tmp_path / 'tfds'))
+
+
+def test_unprepared_catalog_dataset_says_how_to_prepare_it(tmp_path):
+  with pytest.raises(data.DatasetError, match='tfds build caltech_birds2011'):
+    data.load_info(config_for('tfds:caltech_birds2011', tmp_path, tmp_path / 'tfds'))
 
 
 def test_unknown_name_lists_valid_names(tmp_path):

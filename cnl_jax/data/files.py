@@ -36,9 +36,8 @@ class FileTree:
 
   def read(self, path: str) -> bytes:
     """The bytes of one file; `DatasetError` naming it if absent."""
-    for _, data in self.iter_files([path]):
-      return data
-    raise AssertionError('iter_files yields every path or raises')
+    (_, data), = self.iter_files([path])
+    return data
 
   def iter_files(self, paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
     """Yields (path, bytes) for every path, in storage order; raises naming any missing."""

@@ -119,7 +119,8 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
   def _missing(self, what: str):
     raise DatasetError(
-        f'{self.DISPLAY_NAME}: {what} not found in manual_dir={self._manual_dir}. This '
+        f'{self.DISPLAY_NAME}: {what} not found in manual_dir={self._manual_dir or "(unset)"}. '
+        'This '
         f'dataset needs {self.EXPECTED_FILES}, from {self.SOURCE}. Download them, then set '
         'data_config.manual_dir to the folder that holds them (archives or extracted).')
 

@@ -19,8 +19,7 @@ from cnl_jax.data.sources import dataset_info, prepared_builder
 
 MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-# The paper's RandomResizedCrop: area fraction and aspect ratio of the crop.
-CROP_AREA_RANGE = (0.08, 1.0)
+# The paper's RandomResizedCrop aspect ratio range; its area range is (config.crop_min_area, 1).
 CROP_ASPECT_RANGE = (3 / 4, 4 / 3)
 _SKIP_DECODING = {'image': tfds.decode.SkipDecoding()}
 # Each pipeline reads its split once; tfds's automatic in-memory cache would only add a copy.
@@ -53,8 +52,9 @@ def _decode_and_crop(image_bytes: tf.Tensor, window: tf.Tensor) -> tf.Tensor:
 
 
 def _normalize(image: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
-  image = image * (1 / np.array(STDDEV_RGB)) - np.array(MEAN_RGB) / STDDEV_RGB
-  return tf.cast(image, dtype)
+  """(image - mean) / std as one multiply-add, then cast to the output dtype."""
+  scale = np.float32(1) / np.array(STDDEV_RGB, np.float32)
+  return tf.cast(image * scale - np.array(MEAN_RGB, np.float32) * scale, dtype)
 
 
 def _resize(image: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
@@ -65,17 +65,18 @@ def _resize(image: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
                  lambda: tf.image.resize(image, size))
 
 
-def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int,
-                dtype: tf.DType) -> tf.Tensor:
+def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype: tf.DType,
+                crop_min_area: float = 0.08) -> tf.Tensor:
   """Random-resized crop, horizontal flip and normalisation; a pure function of `seed` [2].
 
-  Returns [image_size, image_size, 3]. When no crop fits in 10 tries the whole image is used.
+  The crop covers a fraction in [crop_min_area, 1] of the image. Returns [image_size,
+  image_size, 3]. When no crop fits in 10 tries the whole image is used.
   """
   crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
   begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
       _image_shape(image_bytes), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
       seed=crop_seed, min_object_covered=0.0, aspect_ratio_range=CROP_ASPECT_RANGE,
-      area_range=CROP_AREA_RANGE, max_attempts=10, use_image_if_no_bounding_boxes=True)
+      area_range=(crop_min_area, 1.0), max_attempts=10, use_image_if_no_bounding_boxes=True)
   image = _decode_and_crop(image_bytes, tf.stack([begin[0], begin[1], size[0], size[1]]))
   # Flip the uint8 crop, usually smaller than the output, rather than the float result.
   flip = tf.random.stateless_uniform([], flip_seed) < 0.5
@@ -110,6 +111,10 @@ def _process_split(split: str, process_index: int, process_count: int):
   return tfds.even_splits(split, n=process_count)[process_index]
 
 
+def _image_and_label(example: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+  return example['image'], example['label']
+
+
 def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: int,
                   start_step: int = 0, process_index: int = 0, process_count: int = 1,
                   dtype: str = 'float32') -> Iterator[dict[str, np.ndarray]]:
@@ -131,8 +136,7 @@ def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: i
   examples = builder.as_dataset(split=split, decoders=_SKIP_DECODING,
                                 read_config=_READ_CONFIG, shuffle_files=False)
   num_local = int(builder.info.splits[split].num_examples)
-  images, labels = examples.map(lambda ex: (ex['image'], ex['label'])).batch(
-      num_local).get_single_element()
+  images, labels = examples.map(_image_and_label).batch(num_local).get_single_element()
 
   key = tf.constant([seed, process_index], tf.int64)
   shuffle_key = tf.random.experimental.stateless_fold_in(key, 0)
@@ -148,7 +152,8 @@ def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: i
   def load(epoch, position, index):
     seed = tf.random.experimental.stateless_fold_in(
         tf.random.experimental.stateless_fold_in(augment_key, epoch), position)
-    image = train_image(tf.gather(images, index), seed, image_size, tf.dtypes.as_dtype(dtype))
+    image = train_image(tf.gather(images, index), seed, image_size, tf.dtypes.as_dtype(dtype),
+                        data_config.crop_min_area)
     return {'image': image, 'label': tf.cast(tf.gather(labels, index), tf.int32)}
 
   first_epoch, step_in_epoch = divmod(start_step, steps)

@@ -66,10 +66,10 @@ def class_specs(num_classes: int, seed: int) -> tuple[ClassSpec, ...]:
 def sample_nuisance(rng: np.random.Generator) -> Nuisance:
   return Nuisance(
       background=rng.uniform(0, 255, (3, 3, 3)),
-      clutter=np.concatenate([rng.uniform(0, 1, (4, 2)), rng.uniform(0.04, 0.2, (4, 2)),
-                              rng.uniform(0, 255, (4, 3))], axis=1),
+      clutter=np.concatenate([rng.uniform(0, 1, (3, 2)), rng.uniform(0.04, 0.15, (3, 2)),
+                              rng.uniform(0, 255, (3, 3))], axis=1),
       centre=tuple(rng.uniform(0.35, 0.65, 2)),
-      scale=float(rng.uniform(0.28, 0.42)),
+      scale=float(rng.uniform(0.32, 0.42)),
       angle=float(rng.uniform(-0.3, 0.3)),
       flip=bool(rng.integers(2)),
       body_colour=np.array([150, 110, 70]) + rng.uniform(-20, 20, 3),
@@ -104,16 +104,16 @@ def render(spec: ClassSpec, nuisance: Nuisance, size: int) -> np.ndarray:
   image[_ellipse(u, v, 0.0, 0.05, 0.75, 0.42)] = body
   image[(u > 0.8) & (u < 1.08) & (np.abs(v + 0.35) < 0.12 * (1.08 - u) / 0.28)] = (70, 60, 50)
   image[_ellipse(u, v, 0.6, -0.35, 0.28, 0.28)] = body * 0.9
-  wing = _ellipse(u, v, -0.1, 0.05, 0.45, 0.26)
+  wing = _ellipse(u, v, -0.1, 0.05, 0.5, 0.3)
   image[wing] = body * 0.65
   pattern = {'plain': np.zeros_like(wing),
-             'stripes': np.sin(u * 28) > 0.3,
-             'dots': (np.sin(u * 24) * np.sin(v * 24)) > 0.55,
-             'checks': (np.sin(u * 16) * np.sin(v * 16)) > 0}[spec.wing]
+             'stripes': np.sin(u * 16) > 0.3,
+             'dots': (np.sin(u * 14) * np.sin(v * 14)) > 0.55,
+             'checks': (np.sin(u * 10) * np.sin(v * 10)) > 0}[spec.wing]
   image[wing & pattern] = (235, 225, 200)
-  image[_ellipse(u, v, 0.7, -0.42, 0.1, 0.1)] = EYE_COLOURS[spec.eye]
+  image[_ellipse(u, v, 0.68, -0.4, 0.16, 0.16)] = EYE_COLOURS[spec.eye]
   if spec.tail_spot == 'white':
-    image[_ellipse(u, v, -0.78, 0.05, 0.1, 0.1)] = (250, 250, 250)
+    image[_ellipse(u, v, -0.8, 0.05, 0.16, 0.16)] = (250, 250, 250)
   image = image.reshape(size, 2, size, 2, 3).mean(axis=(1, 3)) * nuisance.light
   image += np.random.default_rng(nuisance.noise_seed).normal(0, 6, image.shape)
   return np.clip(image, 0, 255).astype(np.uint8)
