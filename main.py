@@ -7,6 +7,7 @@
 
 import json
 import logging as python_logging
+import os
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -18,6 +19,12 @@ flags.DEFINE_string('workdir', None, 'Directory for checkpoints and metrics.')
 flags.DEFINE_enum('mode', 'train', ['train', 'eval'],
                   'train (resumes from the latest checkpoint, evaluating every epoch) or '
                   'eval (the latest checkpoint in --workdir).')
+flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
+                  'Multi-process start-up with jax.distributed: auto (when the flags below '
+                  'are given or a SLURM, MPI or TPU-pod job is detected), on, or off.')
+flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, e.g. 10.0.0.1:1234.')
+flags.DEFINE_integer('num_processes', None, 'Number of processes in the job.')
+flags.DEFINE_integer('process_id', None, 'This process, 0 .. num_processes - 1.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -33,14 +40,20 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_LibraryInfoFilter())
   import jax  # pylint: disable=import-outside-toplevel
-  from cnl_jax import training  # pylint: disable=import-outside-toplevel
+  from cnl_jax import distributed, training  # pylint: disable=import-outside-toplevel
+  explicit = FLAGS.coordinator_address is not None
+  cluster = distributed.detected_cluster(os.environ)
+  if FLAGS.distributed == 'on' or (FLAGS.distributed == 'auto' and (explicit or cluster)):
+    logging.info('Starting jax.distributed (%s).', 'flags' if explicit else cluster)
+    distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
   logging.info('JAX devices: %s (process %d of %d)', jax.devices(), jax.process_index(),
                jax.process_count())
   if FLAGS.mode == 'train':
     result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   else:
     result = training.evaluate(FLAGS.config, FLAGS.workdir)
-  print(json.dumps(result))
+  if jax.process_index() == 0:
+    print(json.dumps(result))
 
 
 if __name__ == '__main__':
