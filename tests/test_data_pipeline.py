@@ -82,14 +82,19 @@ def test_train_stream_is_a_function_of_seed_and_step(config):
   assert not np.array_equal(other['image'], full[0]['image'])
 
 
-def test_processes_share_out_each_train_epoch(config):
-  # Two processes, batch 2: 5 steps per epoch, each process sees its 10 examples once.
-  labels = collections.Counter()
-  for process_index in (0, 1):
-    batches = take(data.train_batches(config, batch_size=2, image_size=IMAGE_SIZE, seed=0,
-                                      process_index=process_index, process_count=2), 5)
-    labels.update(np.concatenate([b['label'] for b in batches]).tolist())
-  assert labels == split_labels(config, 'train')
+@pytest.mark.parametrize('start_step', [0, 3])
+def test_processes_split_the_global_batches_of_a_single_process(config, start_step):
+  # Global batch 4: each of two processes yields its 2 rows of what one process yields.
+  def stream(batch_size, process_index=0, process_count=1):
+    return take(data.train_batches(config, batch_size=batch_size, image_size=IMAGE_SIZE,
+                                   seed=0, start_step=start_step, process_index=process_index,
+                                   process_count=process_count), 6)
+  single = stream(4)
+  halves = [stream(2, process_index, 2) for process_index in (0, 1)]
+  for step, expected in enumerate(single):
+    for key in ('image', 'label'):
+      np.testing.assert_array_equal(
+          np.concatenate([halves[0][step][key], halves[1][step][key]]), expected[key])
 
 
 @pytest.mark.parametrize('process_count, batch_size', [(1, 4), (1, 15), (2, 4), (2, 7)])

@@ -120,34 +120,43 @@ def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: i
                   dtype: str = 'float32') -> Iterator[dict[str, np.ndarray]]:
   """Infinite per-process training batches; the stream is a pure function of (seed, step).
 
-  Epoch e visits a permutation, drawn from (seed, e, process), of this process's part of the
-  train split, cut into `steps_per_epoch` full batches. Each example's augmentation is drawn
-  from (seed, process, e, position in epoch), so a run resumed at `start_step` yields exactly
-  the batches the uninterrupted run would have; whole epochs are skipped arithmetically.
-  This process's encoded images are held in memory (CUB: about 1 GB in all).
+  Epoch e visits a permutation of the whole train split drawn from (seed, e), cut into
+  `steps_per_epoch` global batches of `batch_size * process_count`; process p yields rows
+  [p * batch_size, (p + 1) * batch_size) of each. Each example's augmentation is drawn from
+  (seed, e, position in the epoch). So the global batches do not depend on the process
+  count (a 2-process run sees what a 1-process run with the same global batch sees), and a
+  run resumed at `start_step` yields exactly the batches the uninterrupted run would have;
+  whole epochs are skipped arithmetically. Every process holds the encoded train images in
+  memory (CUB: about 1 GB) and decodes only its own rows.
   """
+  if not 0 <= process_index < process_count:
+    raise ValueError(f'process_index must be in [0, {process_count}), got {process_index}.')
   builder = prepared_builder(data_config)
   info = dataset_info(data_config, builder)
-  steps = steps_per_epoch(info, batch_size * process_count)
+  global_batch = batch_size * process_count
+  steps = steps_per_epoch(info, global_batch)
   if steps < 1:
     raise DatasetError(f'{info.num_train} training examples cannot fill one global batch of '
                        f'{batch_size} x {process_count} processes; use a smaller batch_size.')
-  split = _process_split(data_config.train_split, process_index, process_count)
-  examples = builder.as_dataset(split=split, decoders=_SKIP_DECODING,
+  examples = builder.as_dataset(split=data_config.train_split, decoders=_SKIP_DECODING,
                                 read_config=_READ_CONFIG, shuffle_files=False)
-  num_local = int(builder.info.splits[split].num_examples)
-  images, labels = examples.map(_image_and_label).batch(num_local).get_single_element()
+  images, labels = examples.map(lambda ex: (ex['image'], ex['label'])).batch(
+      info.num_train).get_single_element()
 
-  key = tf.constant([seed, process_index], tf.int64)
+  key = tf.constant([seed, 0], tf.int64)
   shuffle_key = tf.random.experimental.stateless_fold_in(key, 0)
   augment_key = tf.random.experimental.stateless_fold_in(key, 1)
-  per_epoch = steps * batch_size
+  # Positions in the epoch's permutation that this process reads, batch after batch.
+  local_positions = tf.reshape(
+      tf.reshape(tf.range(steps * global_batch, dtype=tf.int64), [steps, global_batch])
+      [:, process_index * batch_size:(process_index + 1) * batch_size], [-1])
 
   def epoch_positions(epoch):
     order = tf.argsort(tf.random.stateless_uniform(
-        [num_local], tf.random.experimental.stateless_fold_in(shuffle_key, epoch)))
+        [info.num_train], tf.random.experimental.stateless_fold_in(shuffle_key, epoch)))
     return tf.data.Dataset.from_tensor_slices(
-        (tf.fill([per_epoch], epoch), tf.range(per_epoch, dtype=tf.int64), order[:per_epoch]))
+        (tf.fill([steps * batch_size], epoch), local_positions,
+         tf.gather(order, local_positions)))
 
   def load(epoch, position, index):
     seed = tf.random.experimental.stateless_fold_in(

@@ -7,7 +7,7 @@ import functools
 import flax.linen as nn
 
 # PyTorch BatchNorm2d defaults: eps 1e-5, momentum 0.1 (Flax counts the kept fraction).
-BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
+BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5, use_fast_variance=False)
 
 # 1x1 projections of the NL and CNL blocks: no bias, N(0, 0.01) as in the released code.
 Projection = functools.partial(

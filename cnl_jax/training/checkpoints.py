@@ -35,7 +35,9 @@ class Checkpoints:
     ])
     self.directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
     self._manager = ocp.CheckpointManager(
-        self.directory, item_names=('state', 'meta'),
+        self.directory,
+        item_handlers={'state': ocp.StandardCheckpointHandler(),
+                       'meta': ocp.JsonCheckpointHandler()},
         options=ocp.CheckpointManagerOptions(preservation_policy=policy,
                                              enable_async_checkpointing=True))
 
@@ -60,12 +62,19 @@ class Checkpoints:
     return state.replace(**restored['state']), dict(restored['meta'])
 
   def restore_variables(self, step: int | None = None) -> dict[str, Any]:
-    """Only the model variables ({'params', 'batch_stats', ...}) as host arrays."""
+    """Only the model variables ({'params', 'batch_stats', ...}) as host arrays.
+
+    Works whatever topology wrote the checkpoint (e.g. a multi-process run read by one
+    process): every array is read whole onto this process's first device.
+    """
     step = self.latest_step() if step is None else step
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    abstract = jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
+        self._manager.item_metadata(step)['state'])
     restored = self._manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore()))
-    tree = restored['state']
-    return jax.device_get({'params': tree['params'], **tree['model_state']})
+        state=ocp.args.StandardRestore(abstract)))['state']
+    return jax.device_get({'params': restored['params'], **restored['model_state']})
 
   def wait(self) -> None:
     self._manager.wait_until_finished()
