@@ -39,13 +39,25 @@ def write_images(root: pathlib.Path, count: int, seed: int = 0) -> float:
   return float(np.mean(sizes)) / 1000
 
 
-def images_per_second(batches, batch_size: int, warmup: int, steps: int) -> float:
+def images_per_second(batches, batch_size: int, warmup: int, steps: int,
+                      repeats: int) -> list[float]:
+  """Throughput of `repeats` consecutive timings of `steps` batches, after a warm-up."""
   for _ in range(warmup):
     next(batches)
-  start = time.perf_counter()
-  for _ in range(steps):
-    next(batches)
-  return steps * batch_size / (time.perf_counter() - start)
+  rates = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    for _ in range(steps):
+      next(batches)
+    rates.append(steps * batch_size / (time.perf_counter() - start))
+  return rates
+
+
+def row(name: str, rates: list[float], cores: int) -> str:
+  """A table row: median images/s and per core, with the range over repeats."""
+  low, median, high = min(rates), float(np.median(rates)), max(rates)
+  return (f'| {name} | {median:.0f} ({low:.0f}-{high:.0f}) | {median / cores:.0f} '
+          f'({low / cores:.0f}-{high / cores:.0f}) |\n')
 
 
 def machine() -> str:
@@ -55,7 +67,9 @@ def machine() -> str:
     model = re.search(r'model name\s*:\s*(.*)', cpuinfo).group(1)
   except (OSError, AttributeError):
     pass
-  return f'{model}, {len(os.sched_getaffinity(0))} cores available, {platform.system()}'
+  # Other work on the machine lowers the numbers; the load average before the run shows it.
+  return (f'{model}, {len(os.sched_getaffinity(0))} cores available, {platform.system()}, '
+          f'1-minute load average {os.getloadavg()[0]:.1f} before the run')
 
 
 def update_section(path: pathlib.Path, section: str):
@@ -74,7 +88,8 @@ def main():
   parser.add_argument('--image_size', type=int, default=448)
   parser.add_argument('--eval_resize', type=int, default=512)
   parser.add_argument('--warmup', type=int, default=3, help='batches before timing')
-  parser.add_argument('--steps', type=int, default=24, help='batches timed')
+  parser.add_argument('--steps', type=int, default=24, help='batches per timing')
+  parser.add_argument('--repeats', type=int, default=3, help='timings per pipeline')
   parser.add_argument('--update', type=pathlib.Path, help='Markdown file to write results to')
   args = parser.parse_args()
 
@@ -91,26 +106,26 @@ def main():
     data.load_info(config)
     train = images_per_second(
         data.train_batches(config, batch_size=args.batch_size, image_size=args.image_size,
-                           seed=0), args.batch_size, args.warmup, args.steps)
+                           seed=0), args.batch_size, args.warmup, args.steps, args.repeats)
 
     def eval_forever():
       while True:
         yield from data.eval_batches(config, batch_size=args.batch_size,
                                      image_size=args.image_size, eval_resize=args.eval_resize)
-    evaluation = images_per_second(eval_forever(), args.batch_size, args.warmup, args.steps)
+    evaluation = images_per_second(eval_forever(), args.batch_size, args.warmup, args.steps,
+                                   args.repeats)
 
   command = 'PYTHONPATH=. python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
   section = (
       '## Input pipeline\n\n'
       f'`{command}`\n\n'
       f'Machine: {machine()}; TensorFlow {tf.__version__}. JPEGs 500x375, quality 90, mean '
-      f'{kilobytes:.0f} kB; batch {args.batch_size}, {args.steps} batches timed after '
-      f'{args.warmup} warm-up, float32 output.\n\n'
+      f'{kilobytes:.0f} kB; batch {args.batch_size}, float32 output; median (range) of '
+      f'{args.repeats} timings of {args.steps} batches after {args.warmup} warm-up.\n\n'
       '| pipeline | images/s | images/s per core |\n|---|---|---|\n'
-      f'| train {args.image_size} (random-resized crop, flip) | {train:.0f} | '
-      f'{train / cores:.0f} |\n'
-      f'| eval {args.eval_resize} -> {args.image_size} (resize, center crop) | '
-      f'{evaluation:.0f} | {evaluation / cores:.0f} |\n')
+      + row(f'train {args.image_size} (random-resized crop, flip)', train, cores)
+      + row(f'eval {args.eval_resize} -> {args.image_size} (resize, center crop)', evaluation,
+            cores))
   print(section)
   if args.update:
     update_section(args.update, section)
