@@ -39,25 +39,29 @@ def write_images(root: pathlib.Path, count: int, seed: int = 0) -> float:
   return float(np.mean(sizes)) / 1000
 
 
-def images_per_second(batches, batch_size: int, warmup: int, steps: int,
-                      repeats: int) -> list[float]:
-  """Throughput of `repeats` consecutive timings of `steps` batches, after a warm-up."""
+def throughput(batches, batch_size: int, warmup: int, steps: int, repeats: int
+               ) -> tuple[list[float], list[float]]:
+  """Images per wall second and per CPU second (all threads of this process), for `repeats`
+  consecutive timings of `steps` batches after a warm-up. CPU seconds measure the cost per
+  core even when other work shares the machine; wall seconds do not."""
   for _ in range(warmup):
     next(batches)
-  rates = []
+  wall_rates, cpu_rates = [], []
   for _ in range(repeats):
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
       next(batches)
-    rates.append(steps * batch_size / (time.perf_counter() - start))
-  return rates
+    wall_rates.append(steps * batch_size / (time.perf_counter() - wall))
+    cpu_rates.append(steps * batch_size / (time.process_time() - cpu))
+  return wall_rates, cpu_rates
 
 
-def row(name: str, rates: list[float], cores: int) -> str:
-  """A table row: median images/s and per core, with the range over repeats."""
-  low, median, high = min(rates), float(np.median(rates)), max(rates)
-  return (f'| {name} | {median:.0f} ({low:.0f}-{high:.0f}) | {median / cores:.0f} '
-          f'({low / cores:.0f}-{high / cores:.0f}) |\n')
+def row(name: str, rates: tuple[list[float], list[float]], cores: int) -> str:
+  """A table row: medians with their range over the repeats."""
+  def cell(values):
+    return f'{np.median(values):.0f} ({min(values):.0f}-{max(values):.0f})'
+  wall, cpu = rates
+  return f'| {name} | {cell(wall)} | {cell([r / cores for r in wall])} | {cell(cpu)} |\n'
 
 
 def machine() -> str:
@@ -92,6 +96,7 @@ def main():
   parser.add_argument('--repeats', type=int, default=3, help='timings per pipeline')
   parser.add_argument('--update', type=pathlib.Path, help='Markdown file to write results to')
   args = parser.parse_args()
+  machine_description = machine()
 
   from cnl_jax import data
   import tensorflow as tf
@@ -104,7 +109,7 @@ def main():
     config.manual_dir = str(root)
     config.data_dir = str(pathlib.Path(workdir) / 'tfds')
     data.load_info(config)
-    train = images_per_second(
+    train = throughput(
         data.train_batches(config, batch_size=args.batch_size, image_size=args.image_size,
                            seed=0), args.batch_size, args.warmup, args.steps, args.repeats)
 
@@ -112,17 +117,18 @@ def main():
       while True:
         yield from data.eval_batches(config, batch_size=args.batch_size,
                                      image_size=args.image_size, eval_resize=args.eval_resize)
-    evaluation = images_per_second(eval_forever(), args.batch_size, args.warmup, args.steps,
-                                   args.repeats)
+    evaluation = throughput(eval_forever(), args.batch_size, args.warmup, args.steps,
+                            args.repeats)
 
   command = 'PYTHONPATH=. python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
   section = (
       '## Input pipeline\n\n'
       f'`{command}`\n\n'
-      f'Machine: {machine()}; TensorFlow {tf.__version__}. JPEGs 500x375, quality 90, mean '
+      f'Machine: {machine_description}; TensorFlow {tf.__version__}. JPEGs 500x375, quality 90, mean '
       f'{kilobytes:.0f} kB; batch {args.batch_size}, float32 output; median (range) of '
       f'{args.repeats} timings of {args.steps} batches after {args.warmup} warm-up.\n\n'
-      '| pipeline | images/s | images/s per core |\n|---|---|---|\n'
+      '| pipeline | images/s (wall) | wall images/s / cores | images per CPU-second |\n'
+      '|---|---|---|---|\n'
       + row(f'train {args.image_size} (random-resized crop, flip)', train, cores)
       + row(f'eval {args.eval_resize} -> {args.image_size} (resize, center crop)', evaluation,
             cores))
