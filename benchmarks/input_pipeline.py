@@ -21,12 +21,12 @@ import time
 import numpy as np
 
 
-def write_images(root: pathlib.Path, count: int, seed: int = 0) -> float:
-  """`count` 375x500 JPEGs in root/{train,test}/<class>/; returns the mean file size in kB."""
+def write_images(root: pathlib.Path, counts: dict[str, int], seed: int = 0) -> float:
+  """counts[split] 375x500 JPEGs in root/<split>/<class>/; returns the mean size in kB."""
   import tensorflow as tf
   rng = np.random.default_rng(seed)
   sizes = []
-  for split in ('train', 'test'):
+  for split, count in counts.items():
     for index in range(count):
       coarse = rng.uniform(0, 255, (6, 8, 3)).astype(np.float32)
       image = tf.image.resize(coarse[None], (375, 500), method='bicubic')[0].numpy()
@@ -87,7 +87,7 @@ def update_section(path: pathlib.Path, section: str):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--images', type=int, default=256, help='JPEGs per split')
+  parser.add_argument('--images', type=int, default=256, help='training JPEGs')
   parser.add_argument('--batch_size', type=int, default=32)
   parser.add_argument('--image_size', type=int, default=448)
   parser.add_argument('--eval_resize', type=int, default=512)
@@ -103,7 +103,10 @@ def main():
   cores = len(os.sched_getaffinity(0))
   with tempfile.TemporaryDirectory() as workdir:
     root = pathlib.Path(workdir) / 'images'
-    kilobytes = write_images(root, args.images)
+    # The eval split is one pass long enough for every timing, so that no pipeline start-up
+    # is timed.
+    batches = args.warmup + args.steps * args.repeats
+    kilobytes = write_images(root, {'train': args.images, 'test': batches * args.batch_size})
     config = data.default_data_config()
     config.name = 'image_folder'
     config.manual_dir = str(root)
@@ -112,13 +115,10 @@ def main():
     train = throughput(
         data.train_batches(config, batch_size=args.batch_size, image_size=args.image_size,
                            seed=0), args.batch_size, args.warmup, args.steps, args.repeats)
-
-    def eval_forever():
-      while True:
-        yield from data.eval_batches(config, batch_size=args.batch_size,
-                                     image_size=args.image_size, eval_resize=args.eval_resize)
-    evaluation = throughput(eval_forever(), args.batch_size, args.warmup, args.steps,
-                            args.repeats)
+    evaluation = throughput(
+        data.eval_batches(config, batch_size=args.batch_size, image_size=args.image_size,
+                          eval_resize=args.eval_resize),
+        args.batch_size, args.warmup, args.steps, args.repeats)
 
   command = 'PYTHONPATH=. python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
   section = (
