@@ -1,6 +1,7 @@
 """The original-layout builders read tiny copies of the real distribution files correctly, and
 bad input stops the build with an error that says what to fix."""
 
+import functools
 import pathlib
 import shutil
 import tarfile
@@ -190,7 +191,7 @@ def car_annotation(row, **fields) -> dict:
           **fields}
 
 
-def make_cars_all_in_one(manual_dir: pathlib.Path) -> pathlib.Path:
+def make_cars_all_in_one(manual_dir: pathlib.Path, archive: bool = True) -> pathlib.Path:
   for i, *_ in CAR_ROWS:
     write_jpeg(manual_dir / 'car_ims' / f'{i:06d}.jpg', 50, 60)
   scipy.io.savemat(manual_dir / 'cars_annos.mat', {
@@ -198,7 +199,8 @@ def make_cars_all_in_one(manual_dir: pathlib.Path) -> pathlib.Path:
           car_annotation(row, relative_im_path=f'car_ims/{row[0]:06d}.jpg', test=int(row[2]))
           for row in CAR_ROWS]),
       'class_names': cell(CAR_CLASSES).T})
-  make_tar(manual_dir / 'car_ims.tgz', manual_dir, ['car_ims'])
+  if archive:
+    make_tar(manual_dir / 'car_ims.tgz', manual_dir, ['car_ims'])
   return manual_dir
 
 
@@ -217,7 +219,9 @@ def make_cars_devkit(manual_dir: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.mark.parametrize('make_layout, path_format', [
-    (make_cars_all_in_one, 'car_ims/{:06d}.jpg'), (make_cars_devkit, '{:05d}.jpg')])
+    (make_cars_all_in_one, 'car_ims/{:06d}.jpg'),
+    (functools.partial(make_cars_all_in_one, archive=False), 'car_ims/{:06d}.jpg'),
+    (make_cars_devkit, '{:05d}.jpg')])
 def test_cars_both_layouts(tmp_path, make_layout, path_format):
   config = config_for('cars', make_layout(tmp_path / 'manual'), tmp_path / 'tfds')
   info = data.load_info(config)
