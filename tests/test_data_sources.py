@@ -108,6 +108,20 @@ def test_cub_official_split_labels_and_boxes(tmp_path, archive):
                           (2 * image_id + 20) / height, (image_id + 10) / width], rtol=1e-6)
 
 
+def test_prepared_dataset_loads_by_tfds_name_without_manual_files(tmp_path):
+  # The 'tfds:<name>' path reads any registered dataset prepared in data_dir, as it does the
+  # catalog's caltech_birds2011, stanford_dogs and cars196.
+  config = config_for('cub', make_cub(tmp_path / 'manual', archive=False), tmp_path / 'tfds')
+  expected = data.load_info(config)
+  shutil.rmtree(tmp_path / 'manual')
+  config.name = 'tfds:cub2011_manual'
+  info = data.load_info(config)
+  assert (info.class_names, info.num_train, info.num_test) == (
+      expected.class_names, expected.num_train, expected.num_test)
+  batch = next(data.eval_batches(config, batch_size=4, image_size=16, eval_resize=18))
+  assert batch['image'].shape == (4, 16, 16, 3) and batch['mask'].sum() == 3
+
+
 def test_table_1_sizes_are_required_unless_turned_off(tmp_path):
   config = config_for('cub', make_cub(tmp_path / 'manual', archive=False), tmp_path / 'tfds')
   config.check_split_sizes = True

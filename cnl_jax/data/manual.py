@@ -96,7 +96,7 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   NUM_CLASSES: int
   HAS_BOXES: bool
 
-  def __init__(self, *, manual_dir: str | pathlib.Path, check_split_sizes: bool = True,
+  def __init__(self, *, manual_dir: str | pathlib.Path = '', check_split_sizes: bool = True,
                **kwargs):
     self._manual_dir = pathlib.Path(manual_dir).expanduser() if manual_dir else None
     self._check_split_sizes = check_split_sizes
