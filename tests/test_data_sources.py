@@ -1,6 +1,7 @@
 """The original-layout builders read tiny copies of the real distribution files correctly, and
 bad input stops the build with an error that says what to fix."""
 
+import functools
 import pathlib
 import shutil
 import tarfile
@@ -107,6 +108,20 @@ def test_cub_official_split_labels_and_boxes(tmp_path, archive):
                           (2 * image_id + 20) / height, (image_id + 10) / width], rtol=1e-6)
 
 
+def test_prepared_dataset_loads_by_tfds_name_without_manual_files(tmp_path):
+  # The 'tfds:<name>' path reads any registered dataset prepared in data_dir, as it does the
+  # catalog's caltech_birds2011, stanford_dogs and cars196.
+  config = config_for('cub', make_cub(tmp_path / 'manual', archive=False), tmp_path / 'tfds')
+  expected = data.load_info(config)
+  shutil.rmtree(tmp_path / 'manual')
+  config.name = 'tfds:cub2011_manual'
+  info = data.load_info(config)
+  assert (info.class_names, info.num_train, info.num_test) == (
+      expected.class_names, expected.num_train, expected.num_test)
+  batch = next(data.eval_batches(config, batch_size=4, image_size=16, eval_resize=18))
+  assert batch['image'].shape == (4, 16, 16, 3) and batch['mask'].sum() == 3
+
+
 def test_table_1_sizes_are_required_unless_turned_off(tmp_path):
   config = config_for('cub', make_cub(tmp_path / 'manual', archive=False), tmp_path / 'tfds')
   config.check_split_sizes = True
@@ -190,7 +205,7 @@ def car_annotation(row, **fields) -> dict:
           **fields}
 
 
-def make_cars_all_in_one(manual_dir: pathlib.Path) -> pathlib.Path:
+def make_cars_all_in_one(manual_dir: pathlib.Path, archive: bool = True) -> pathlib.Path:
   for i, *_ in CAR_ROWS:
     write_jpeg(manual_dir / 'car_ims' / f'{i:06d}.jpg', 50, 60)
   scipy.io.savemat(manual_dir / 'cars_annos.mat', {
@@ -198,7 +213,8 @@ def make_cars_all_in_one(manual_dir: pathlib.Path) -> pathlib.Path:
           car_annotation(row, relative_im_path=f'car_ims/{row[0]:06d}.jpg', test=int(row[2]))
           for row in CAR_ROWS]),
       'class_names': cell(CAR_CLASSES).T})
-  make_tar(manual_dir / 'car_ims.tgz', manual_dir, ['car_ims'])
+  if archive:
+    make_tar(manual_dir / 'car_ims.tgz', manual_dir, ['car_ims'])
   return manual_dir
 
 
@@ -217,7 +233,9 @@ def make_cars_devkit(manual_dir: pathlib.Path) -> pathlib.Path:
 
 
 @pytest.mark.parametrize('make_layout, path_format', [
-    (make_cars_all_in_one, 'car_ims/{:06d}.jpg'), (make_cars_devkit, '{:05d}.jpg')])
+    (make_cars_all_in_one, 'car_ims/{:06d}.jpg'),
+    (functools.partial(make_cars_all_in_one, archive=False), 'car_ims/{:06d}.jpg'),
+    (make_cars_devkit, '{:05d}.jpg')])
 def test_cars_both_layouts(tmp_path, make_layout, path_format):
   config = config_for('cars', make_layout(tmp_path / 'manual'), tmp_path / 'tfds')
   info = data.load_info(config)

@@ -79,7 +79,7 @@ class Layout:
   def find(self, manual_dir: pathlib.Path) -> FileTree | None:
     if self.folder is not None:
       folder = manual_dir / self.folder
-      if folder.is_dir() and (self.marker is None or (folder / self.marker).is_file()):
+      if folder.is_dir() and (self.marker is None or (folder / self.marker).exists()):
         return FileTree(folder)
     if self.archive is not None and (manual_dir / self.archive).is_file():
       return FileTree(manual_dir / self.archive, self.prefix)

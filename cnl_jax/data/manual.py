@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 from collections.abc import Iterator, Mapping, Sequence
+from typing import NoReturn
 
 import numpy as np
 import tensorflow as tf
@@ -95,7 +96,7 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   NUM_CLASSES: int
   HAS_BOXES: bool
 
-  def __init__(self, *, manual_dir: str | pathlib.Path, check_split_sizes: bool = True,
+  def __init__(self, *, manual_dir: str | pathlib.Path = '', check_split_sizes: bool = True,
                **kwargs):
     self._manual_dir = pathlib.Path(manual_dir).expanduser() if manual_dir else None
     self._check_split_sizes = check_split_sizes
@@ -117,11 +118,11 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       self._missing(' or '.join(layout.expected() for layout in layouts))
     return tree
 
-  def _missing(self, what: str):
+  def _missing(self, what: str) -> NoReturn:
+    where = self._manual_dir or '(unset)'
     raise DatasetError(
-        f'{self.DISPLAY_NAME}: {what} not found in manual_dir={self._manual_dir or "(unset)"}. '
-        'This '
-        f'dataset needs {self.EXPECTED_FILES}, from {self.SOURCE}. Download them, then set '
+        f'{self.DISPLAY_NAME}: {what} not found in manual_dir={where}. This dataset needs '
+        f'{self.EXPECTED_FILES}, from {self.SOURCE}. Download them, then set '
         'data_config.manual_dir to the folder that holds them (archives or extracted).')
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
