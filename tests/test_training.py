@@ -77,3 +77,22 @@ def test_interrupted_run_resumes_to_the_same_parameters(cache_dir, uninterrupted
   for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(expected),
                           jax.tree.leaves(restored)):
     np.testing.assert_array_equal(a, b, err_msg=jax.tree_util.keystr(path))
+
+
+def test_init_from_starts_with_another_runs_parameters(cache_dir, tmp_path):
+  source, fresh = str(tmp_path / 'source'), str(tmp_path / 'fresh')
+  training.train_and_evaluate(small_config(cache_dir, num_epochs=1), source)
+  config = small_config(cache_dir, num_epochs=1, init_from=source, learning_rate=1e-9,
+                        warmup_start_lr=1e-9)
+  config.weight_decay = 0.0
+  training.train_and_evaluate(config, fresh)
+  # One epoch at a learning rate of 1e-9 leaves the loaded parameters where they were.
+  expected, started = final_variables(source)['params'], final_variables(fresh)['params']
+  for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(started)):
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_init_from_needs_a_checkpoint(cache_dir, tmp_path):
+  config = small_config(cache_dir, init_from=str(tmp_path / 'nothing'))
+  with pytest.raises(FileNotFoundError, match='holds no checkpoint'):
+    training.train_and_evaluate(config, str(tmp_path / 'run'))
