@@ -8,6 +8,7 @@
 import json
 import logging as python_logging
 import os
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -28,11 +29,15 @@ flags.DEFINE_integer('process_id', None, 'This process, 0 .. num_processes - 1.'
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+_CHATTY_LIBRARIES = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/')
+
+
 class _LibraryInfoFilter(python_logging.Filter):
-  """Drops the per-save INFO lines of Orbax; its warnings and errors still show."""
+  """Drops INFO lines of Orbax (one per save), tfds and JAX; warnings and errors still show."""
 
   def filter(self, record: python_logging.LogRecord) -> bool:
-    return record.levelno >= python_logging.WARNING or '/orbax/' not in record.pathname
+    return (record.levelno >= python_logging.WARNING
+            or not any(library in record.pathname for library in _CHATTY_LIBRARIES))
 
 
 def main(argv):
@@ -48,10 +53,16 @@ def main(argv):
     distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
   logging.info('JAX devices: %s (process %d of %d)', jax.devices(), jax.process_index(),
                jax.process_count())
-  if FLAGS.mode == 'train':
-    result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  else:
-    result = training.evaluate(FLAGS.config, FLAGS.workdir)
+  from cnl_jax import data, pretrained  # pylint: disable=import-outside-toplevel
+  user_errors = (training.ConfigError, data.DatasetError, pretrained.StateDictMismatchError,
+                 training.NonFiniteLossError, FileNotFoundError)
+  try:
+    if FLAGS.mode == 'train':
+      result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    else:
+      result = training.evaluate(FLAGS.config, FLAGS.workdir)
+  except user_errors as error:  # what to fix is in the message; no traceback needed
+    sys.exit(f'error: {error}')
   if jax.process_index() == 0:
     print(json.dumps(result))
 

@@ -176,6 +176,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             meta = {'best_top1': eval_metrics['top1'], 'best_epoch': epoch}
           writer.write(done, 'eval', {**eval_metrics, 'best_top1': meta['best_top1'],
                                       'epoch': epoch})
+          logging.info('Epoch %d: test top-1 %.4f, top-5 %.4f, loss %.4f (best top-1 %.4f, '
+                       'epoch %d).', epoch, eval_metrics['top1'], eval_metrics['top5'],
+                       eval_metrics['loss'], meta['best_top1'], meta['best_epoch'])
           bar.set_postfix(top1=f'{eval_metrics["top1"]:.4f}')
           checkpoints.save(state, meta, {BEST_METRIC: eval_metrics['top1']})
         elif save:
