@@ -254,3 +254,20 @@ def test_importing_loads_no_weight_libraries():
 def test_no_source_keeps_random_init():
   variables = {'params': {'head': {'bias': jnp.zeros(3)}}}
   assert pretrained.load_pretrained(variables, None, depth=50) is variables
+
+
+def test_training_config_pretrained_field_loads_the_backbone(tmp_path):
+  from safetensors.numpy import save_file
+  from cnl_jax.training import loop
+  from configs import demo
+  weights = state_dict(18)
+  path = tmp_path / 'resnet18.safetensors'
+  save_file(weights, str(path))
+  config = demo.get_config()
+  config.model, config.model_overrides, config.pretrained = 'resnet18_2cnl', {}, str(path)
+  _, variables = init('resnet18_2cnl', 20)
+  loaded = loop._pretrained_loader(config)(variables)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(loaded['params']['res3_1']['conv2']['kernel'],
+                                weights['layer2.1.conv2.weight'].transpose(2, 3, 1, 0))
+  np.testing.assert_array_equal(loaded['batch_stats']['stem_bn']['var'],
+                                weights['bn1.running_var'])
