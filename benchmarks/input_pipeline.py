@@ -77,9 +77,10 @@ def machine() -> str:
 
 
 def update_section(path: pathlib.Path, section: str):
-  """Replaces (or appends) the '## Input pipeline' section of a Markdown file."""
+  """Replaces (or appends) the section of a Markdown file titled like `section`'s first line."""
   text = path.read_text() if path.exists() else '# Benchmarks\n'
-  pattern = re.compile(r'## Input pipeline\n.*?(?=\n## |\Z)', re.S)
+  heading = section.split('\n', 1)[0]
+  pattern = re.compile(re.escape(heading) + r'\n.*?(?=\n## |\Z)', re.S)
   text = pattern.sub(lambda _: section.rstrip('\n'), text) if pattern.search(text) else (
       text.rstrip('\n') + '\n\n' + section)
   path.write_text(text.rstrip('\n') + '\n')

@@ -1,0 +1,33 @@
+"""The training benchmark's core runs on a tiny model, so the script cannot rot unnoticed."""
+
+import pathlib
+
+import pytest
+
+from benchmarks import train_throughput
+
+
+def test_benchmark_times_the_train_and_eval_steps_of_a_tiny_model(tmp_path: pathlib.Path):
+  result = train_throughput.benchmark_model(
+      'resnet18_2cnl', num_classes=4, image_size=32, batch_size=2, dtype='bfloat16', warmup=1,
+      steps_timed=2, width=8, cnl_inner_features=16)
+  assert len(result.train_rates) == len(result.eval_rates) == 2
+  assert min(result.train_rates + result.eval_rates) > 0
+  assert min(result.compile_seconds) > 0 and result.step_bytes > 0
+  assert result.train_flops_per_image > 0
+
+  report = tmp_path / 'BENCHMARKS.md'
+  report.write_text('# Benchmarks\n\n## Input pipeline\n\nkept\n')
+  for _ in range(2):  # the second run replaces the section instead of appending another
+    train_throughput.update_section(
+        report, '## Training throughput\n\n' + train_throughput.table([result], 1e12))
+  text = report.read_text()
+  assert text.count('## Training throughput') == 1 and '## Input pipeline\n\nkept' in text
+  assert '| resnet18_2cnl | bfloat16 | 2 | 32 |' in text
+
+
+def test_torch_reference_runs():
+  pytest.importorskip('torchvision')
+  result = train_throughput.benchmark_torch_resnet50(
+      num_classes=4, image_size=32, batch_size=2, dtype='float32', warmup=1, steps_timed=1)
+  assert result.compile_seconds is None and min(result.train_rates) > 0
