@@ -21,15 +21,15 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from cnl_jax import data
 from cnl_jax.trained_run import TrainedRun, load_run
 
 # Pixels per cell of the confusion-matrix image, chosen so that it is about 800 px wide.
 _MATRIX_IMAGE_WIDTH = 800
 
 
-def test_predictions(run: TrainedRun) -> tuple[np.ndarray, np.ndarray]:
+def predict_test_split(run: TrainedRun) -> tuple[np.ndarray, np.ndarray]:
   """(labels [examples], logits [examples, classes]) over the run's whole test split."""
-  from cnl_jax import data  # pylint: disable=import-outside-toplevel
   config = run.config
   labels, logits = [], []
   for batch in data.eval_batches(config.data, batch_size=config.eval_batch_size,
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--output', help='Folder for the report (default: WORKDIR/evaluation).')
   args = parser.parse_args(argv)
   run = load_run(args.workdir)
-  labels, logits = test_predictions(run)
+  labels, logits = predict_test_split(run)
   write_report(run, labels, logits, args.output or os.path.join(args.workdir, 'evaluation'))
   return 0
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from cnl_jax.data.image_files import UnreadableImageError
 from cnl_jax.trained_run import TrainedRun, load_run, read_image
 
 
@@ -37,7 +38,6 @@ def predict_files(run: TrainedRun, paths: Sequence[str], top_k: int = 5
                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
   """(predictions, errors): per readable file its `top_k` classes and probabilities, and
   per unreadable file the reason."""
-  from cnl_jax.data.image_files import UnreadableImageError  # pylint: disable=import-outside-toplevel
   images, readable, errors = [], [], []
   for path in paths:
     try:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cnl_jax.data.image_files import to_pixels
 from cnl_jax.trained_run import TrainedRun, load_run, read_image
 
 # Maps are shown at least this large (the demo's 64 px inputs would be hard to see).
@@ -99,7 +100,6 @@ def mark(image: Image.Image, query: tuple[int, int], image_size: int) -> Image.I
 def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int]],
               output: str) -> list[str]:
   """Writes the PNGs described in the module docstring; returns their paths."""
-  from cnl_jax.data.image_files import to_pixels  # pylint: disable=import-outside-toplevel
   image_size = run.config.image_size
   image = read_image(run, image_path)
   maps = {name: weights[0] for name, weights in run.attention_maps(image[None]).items()}

@@ -24,7 +24,8 @@ def read_eval_image(path: str, image_size: int, eval_resize: int,
   except tf.errors.OpError as error:
     # TensorFlow wraps the reason in the op's name and device, e.g. '{{function_node ...}}
     # Unknown image file format. ... [Op:DecodeImage]'; keep the reason.
-    reason = re.sub(r'\{\{[^}]*\}\}\s*|\s*\[Op:.*$', '', error.message.strip().splitlines()[0])
+    first_line = error.message.strip().splitlines()[0]
+    reason = re.sub(r'\{\{[^}]*\}\}\s*|\s*\[Op:.*$', '', first_line)
     raise UnreadableImageError(f'{path}: not a readable image ({reason}).') from error
 
 
