@@ -110,7 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
   parser.add_argument('--output', help='Folder for the report (default: WORKDIR/evaluation).')
   args = parser.parse_args(argv)
-  run = load_run(args.workdir)
+  try:
+    run = load_run(args.workdir)
+  except FileNotFoundError as error:
+    parser.exit(1, f'{error}\n')
   labels, logits = predict_test_split(run)
   write_report(run, labels, logits, args.output or os.path.join(args.workdir, 'evaluation'))
   return 0

@@ -75,7 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   args = parser.parse_args(argv)
   if args.top_k < 1:
     parser.error(f'--top-k must be at least 1, got {args.top_k}.')
-  run = load_run(args.workdir)
+  try:
+    run = load_run(args.workdir)
+  except FileNotFoundError as error:
+    parser.exit(1, f'{error}\n')
   predictions, errors = predict_files(run, image_paths(args.images),
                                       min(args.top_k, len(run.class_names)))
   if args.json:

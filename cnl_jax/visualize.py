@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from cnl_jax.data.image_files import to_pixels
+from cnl_jax.data.image_files import UnreadableImageError, to_pixels
 from cnl_jax.trained_run import TrainedRun, load_run, read_image
 
 # Maps are shown at least this large (the demo's 64 px inputs would be hard to see).
@@ -133,14 +133,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help='A query pixel of the center-cropped input; repeat for more.')
   parser.add_argument('--output', help='Folder for the PNGs (default: WORKDIR/attention).')
   args = parser.parse_args(argv)
-  run = load_run(args.workdir)
+  try:
+    run = load_run(args.workdir)
+  except FileNotFoundError as error:
+    parser.exit(1, f'{error}\n')
   try:
     queries = ([parse_query(text, run.config.image_size) for text in args.query]
                if args.query else default_queries(run.config.image_size))
   except ValueError as error:
     parser.error(str(error))
-  paths = visualize(run, args.image, queries, args.output or os.path.join(args.workdir,
-                                                                            'attention'))
+  try:
+    paths = visualize(run, args.image, queries,
+                      args.output or os.path.join(args.workdir, 'attention'))
+  except UnreadableImageError as error:
+    parser.exit(1, f'{error}\n')
   print('\n'.join(paths))
   return 0
 
