@@ -30,7 +30,7 @@ class TrainedRun:
     self.method: Classification = _build(config, len(class_names))
     self._predict = jax.jit(self.method.predict)
     self._attend = jax.jit(lambda variables, images: self.method.model.apply(
-        variables, images, train=False, mutable=[ATTENTION_MAPS])[1][ATTENTION_MAPS])
+        variables, images, train=False, mutable=[ATTENTION_MAPS])[1].get(ATTENTION_MAPS, {}))
 
   def logits(self, images: np.ndarray) -> np.ndarray:
     """Class logits [batch, num_classes] (float32) of eval-transformed images."""

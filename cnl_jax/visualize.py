@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from cnl_jax.data.image_files import UnreadableImageError, to_pixels
+from cnl_jax.data.image_files import to_pixels
 from cnl_jax.trained_run import TrainedRun, load_run, read_image
 
 # Maps are shown at least this large (the demo's 64 px inputs would be hard to see).
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   try:
     paths = visualize(run, args.image, queries,
                       args.output or os.path.join(args.workdir, 'attention'))
-  except UnreadableImageError as error:
+  except ValueError as error:  # an unreadable image, or a model without attention
     parser.exit(1, f'{error}\n')
   print('\n'.join(paths))
   return 0
