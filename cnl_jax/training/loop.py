@@ -19,6 +19,7 @@ from cnl_jax.training.config_checks import check_config
 from cnl_jax.training.methods import Classification, Method
 from cnl_jax.training.metrics import MetricWriter, progress_bar
 from cnl_jax.training.optimizer import create_optimizer
+from cnl_jax.training.run_config import save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
 from cnl_jax.training.state import TrainState
 
@@ -116,6 +117,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                      f'training images of {info.name}; use a smaller batch.')
   total_steps = steps_per_epoch * config.num_epochs
   is_chief = jax.process_index() == 0
+  if is_chief:
+    save_run_config(config, workdir)
 
   mesh = steps.create_mesh()
   method = _build(config, info.num_classes)

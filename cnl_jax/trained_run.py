@@ -1,0 +1,65 @@
+"""A trained run loaded for inference: its config, class names, model and variables.
+
+Shared by the inspection tools (`cnl_jax.predict`, `cnl_jax.evaluate`, `cnl_jax.visualize`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.traverse_util
+import jax
+import ml_collections
+import numpy as np
+
+from cnl_jax.models import ATTENTION_MAPS
+from cnl_jax.training.checkpoints import Checkpoints
+from cnl_jax.training.loop import _build
+from cnl_jax.training.methods import Classification
+from cnl_jax.training.run_config import load_run_config
+
+
+class TrainedRun:
+  """Eval-mode predictions and attention maps of one set of model variables."""
+
+  def __init__(self, config: ml_collections.ConfigDict, class_names: tuple[str, ...],
+               variables: dict[str, Any]):
+    self.config = config
+    self.class_names = class_names
+    self.variables = variables
+    self.method: Classification = _build(config, len(class_names))
+    self._predict = jax.jit(self.method.predict)
+    self._attend = jax.jit(lambda variables, images: self.method.model.apply(
+        variables, images, train=False, mutable=[ATTENTION_MAPS])[1].get(ATTENTION_MAPS, {}))
+
+  def logits(self, images: np.ndarray) -> np.ndarray:
+    """Class logits [batch, num_classes] (float32) of eval-transformed images."""
+    return np.asarray(self._predict(self.variables, images), np.float32)
+
+  def attention_maps(self, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Every attention map by module path ('cnl/attention_0', 'res3_1_nonlocal/attention'):
+    [batch, query positions, key positions], each row a softmax."""
+    maps = flax.traverse_util.flatten_dict(self._attend(self.variables, images))
+    return {'/'.join(path[:-1]): np.asarray(weights[0]) for path, weights in
+            sorted(maps.items())}
+
+
+def load_run(workdir: str, step: int | None = None) -> TrainedRun:
+  """The run in `workdir` at checkpoint `step` (default: the latest)."""
+  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  config = load_run_config(workdir)
+  checkpoints = Checkpoints(workdir)
+  if checkpoints.latest_step() is None:
+    raise FileNotFoundError(f'{checkpoints.directory} holds no checkpoint; train first or '
+                            'pass the right --workdir.')
+  try:
+    variables = checkpoints.restore_variables(step)
+  finally:
+    checkpoints.close()
+  return TrainedRun(config, data.load_info(config.data).class_names, variables)
+
+
+def read_image(run: TrainedRun, path: str) -> np.ndarray:
+  """The image file at `path` through the run's eval transform: [size, size, 3]."""
+  from cnl_jax.data.image_files import read_eval_image  # pylint: disable=import-outside-toplevel
+  return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype)

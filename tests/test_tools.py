@@ -1,0 +1,202 @@
+"""The inspection tools (predict, evaluate, visualize) on one short demo run."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from cnl_jax import create_model, data, evaluate, predict, training, visualize
+from cnl_jax.data.sources import prepared_builder
+from cnl_jax.trained_run import TrainedRun, load_run
+from cnl_jax.training.run_config import load_run_config
+from runs import small_config
+
+NUM_FILES = 3
+# One epoch of 8 steps, at a learning rate low enough that predictions are not all alike.
+_RUN_CHANGES = {'num_epochs': 1, 'learning_rate': 0.002, 'warmup_start_lr': 0.002}
+
+
+@pytest.fixture(scope='module')
+def run_dir(tmp_path_factory):
+  """A workdir trained for one epoch (8 steps) of the small demo config."""
+  root = tmp_path_factory.mktemp('tools')
+  config = small_config(root / 'cache', **_RUN_CHANGES)
+  print(training.train_and_evaluate(config, str(root / 'run')))
+  return root / 'run'
+
+
+@pytest.fixture(scope='module')
+def run(run_dir):
+  return load_run(str(run_dir))
+
+
+@pytest.fixture(scope='module')
+def image_files(run, tmp_path_factory):
+  """The first test images as files (encoded bytes as stored) and one unreadable file."""
+  folder = tmp_path_factory.mktemp('images')
+  examples = prepared_builder(run.config.data).as_dataset(
+      split=run.config.data.eval_split, decoders={'image': tfds.decode.SkipDecoding()},
+      shuffle_files=False)
+  for index, example in enumerate(examples.take(NUM_FILES)):
+    (folder / f'{index}.jpg').write_bytes(example['image'].numpy())
+  (folder / 'broken.jpg').write_text('not an image')
+  return folder
+
+
+def test_workdir_keeps_its_config(run_dir):
+  config = load_run_config(str(run_dir))
+  expected = small_config(run_dir.parent / 'cache', **_RUN_CHANGES)
+  assert config.to_dict() == expected.to_dict()
+
+
+@pytest.mark.parametrize('tool', [predict, evaluate, visualize])
+def test_workdir_without_config_is_a_clear_error(tool, tmp_path, capsys):
+  with pytest.raises(FileNotFoundError, match='config.json does not exist'):
+    load_run(str(tmp_path))
+  arguments = {predict: ['x.jpg'], evaluate: [], visualize: ['--image', 'x.jpg']}[tool]
+  with pytest.raises(SystemExit) as exit_info:
+    tool.main(['--workdir', str(tmp_path), *arguments])
+  assert exit_info.value.code == 1
+  assert 'config.json does not exist' in capsys.readouterr().err
+
+
+def test_predict_agrees_with_the_eval_step(run, run_dir, image_files, capsys):
+  num_classes = len(run.class_names)
+  status = predict.main(['--workdir', str(run_dir), str(image_files), '--json',
+                         '--top-k', str(num_classes)])
+  out = capsys.readouterr().out
+  assert status == 0
+  result = json.loads(out)
+  assert [os.path.basename(p['file']) for p in result['predictions']] == [
+      f'{index}.jpg' for index in range(NUM_FILES)]
+  assert [os.path.basename(e['file']) for e in result['errors']] == ['broken.jpg']
+  assert 'broken.jpg' in result['errors'][0]['error']
+
+  config = run.config
+  batch = next(data.eval_batches(config.data, batch_size=config.eval_batch_size,
+                                 image_size=config.image_size,
+                                 eval_resize=config.eval_resize))
+  logits = run.method.predict(run.variables, batch['image'][:NUM_FILES])
+  expected = np.asarray(jax.nn.softmax(logits))
+  for prediction, probabilities in zip(result['predictions'], expected):
+    labels = [entry['label'] for entry in prediction['top_k']]
+    assert labels[0] == int(np.argmax(probabilities))
+    assert sorted(labels) == list(range(num_classes))
+    assert [run.class_names[label] for label in labels] == [
+        entry['class'] for entry in prediction['top_k']]
+    np.testing.assert_allclose([entry['probability'] for entry in prediction['top_k']],
+                               probabilities[labels], atol=1e-5)
+
+
+def test_predict_reports_unreadable_files_and_fails_when_none_is_read(run_dir, image_files,
+                                                                      capsys):
+  status = predict.main(['--workdir', str(run_dir), str(image_files / 'broken.jpg'),
+                         str(image_files / 'missing.jpg')])
+  captured = capsys.readouterr()
+  assert status == 1
+  assert captured.out == ''
+  assert 'broken.jpg' in captured.err and 'missing.jpg' in captured.err
+
+
+def test_evaluate_matches_the_training_eval(run, run_dir, tmp_path, capsys):
+  output = tmp_path / 'report'
+  assert evaluate.main(['--workdir', str(run_dir), '--output', str(output)]) == 0
+  assert 'top-1' in capsys.readouterr().out
+  metrics = json.loads((output / 'metrics.json').read_text())
+  # The training loop evaluated the checkpoint it saved last, the one the tool reads.
+  with open(run_dir / 'metrics.jsonl', encoding='utf-8') as file:
+    expected = [line for line in map(json.loads, file) if line['split'] == 'eval'][-1]
+  assert metrics['count'] == expected['count']
+  assert metrics['top1'] == pytest.approx(expected['top1'])
+  assert metrics['top5'] == pytest.approx(expected['top5'])
+
+  num_classes = len(run.class_names)
+  rows = (output / 'per_class_accuracy.csv').read_text().splitlines()[1:]
+  examples = [int(row.split(',')[-3]) for row in rows]
+  correct = [int(row.split(',')[-2]) for row in rows]
+  assert len(rows) == num_classes and sum(examples) == metrics['count']
+  assert sum(correct) == round(metrics['top1'] * metrics['count'])
+  pairs = (output / 'confused_pairs.csv').read_text().splitlines()[1:]
+  assert sum(int(row.split(',')[-1]) for row in pairs) == metrics['count'] - sum(correct)
+  with Image.open(output / 'confusion_matrix.png') as image:
+    image.verify()
+  with Image.open(output / 'confusion_matrix.png') as image:
+    cell = evaluate._MATRIX_IMAGE_WIDTH // num_classes  # pylint: disable=protected-access
+    assert image.size == (cell * num_classes, cell * num_classes)
+
+
+def test_confusion_matrix_and_pairs():
+  matrix = evaluate.confusion_matrix(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 0, 0, 1]),
+                                     3)
+  np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [2, 1, 0]])
+  assert evaluate.confused_pairs(matrix) == [(2, 0, 2), (0, 1, 1), (2, 1, 1)]
+
+
+def _assert_pngs(paths, size, columns, rows):
+  for path in paths:
+    with Image.open(path) as image:
+      image.verify()
+    with Image.open(path) as image:
+      expected = (size * columns, size * rows) if path.endswith('grid.png') else (size, size)
+      assert image.format == 'PNG' and image.size == expected
+
+
+def test_visualize_cnl(run_dir, image_files, tmp_path, capsys):
+  output = tmp_path / 'attention'
+  assert visualize.main(['--workdir', str(run_dir), '--image', str(image_files / '0.jpg'),
+                         '--query', '3,30', '--query', '16,16',
+                         '--output', str(output)]) == 0
+  paths = capsys.readouterr().out.split()
+  assert sorted(os.path.basename(path) for path in paths) == [
+      'cnl_attention_0_q16_16.png', 'cnl_attention_0_q3_30.png',
+      'cnl_attention_1_q16_16.png', 'cnl_attention_1_q3_30.png', 'grid.png']
+  _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE, columns=3, rows=2)
+  with pytest.raises(SystemExit):
+    visualize.main(['--workdir', str(run_dir), '--image', str(image_files / 'broken.jpg')])
+  assert 'broken.jpg: not a readable image' in capsys.readouterr().err
+
+
+@pytest.fixture(scope='module')
+def nl_run(run):
+  """`run`'s config and classes with the NL model instead, at its initial variables."""
+  config = run.config.copy_and_resolve_references()
+  config.model = 'resnet18_2nl'
+  model = create_model(config.model, len(run.class_names), **config.model_overrides)
+  variables = jax.jit(lambda rng: model.init(
+      rng, jnp.zeros((1, config.image_size, config.image_size, 3)), train=False))(
+          jax.random.key(0))
+  return TrainedRun(config, run.class_names, variables)
+
+
+def test_visualize_nl_model(nl_run, image_files, tmp_path):
+  """NL models show each block's self-attention; the default queries are used."""
+  queries = visualize.default_queries(nl_run.config.image_size)
+  paths = visualize.visualize(nl_run, str(image_files / '1.jpg'), queries, str(tmp_path))
+  names = {os.path.basename(path).split('_q')[0] for path in paths[:-1]}
+  assert names == {'res3_1_nonlocal_attention', 'res4_1_nonlocal_attention'}
+  _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE, columns=3, rows=len(queries))
+
+
+def test_attention_rows_are_distributions(run, nl_run):
+  images = np.random.RandomState(0).normal(
+      size=(2, run.config.image_size, run.config.image_size, 3)).astype(np.float32)
+  for attention_run in (run, nl_run):
+    maps = attention_run.attention_maps(images)
+    assert len(maps) == 2
+    for weights in maps.values():
+      assert weights.shape[0] == 2 and np.all(weights >= 0)
+      np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-5)
+
+
+def test_query_pixel_selects_its_grid_cell():
+  """On a 2 x 2 query grid of a 32 px input, pixel (20, 5) is cell (1, 0), row 2."""
+  weights = np.eye(4, dtype=np.float32)
+  np.testing.assert_array_equal(visualize.attention_at(weights, (20, 5), 32, 'map'),
+                                [[0, 0], [1, 0]])
+  with pytest.raises(ValueError, match='outside'):
+    visualize.parse_query('32,0', 32)
