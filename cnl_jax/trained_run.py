@@ -14,7 +14,7 @@ import numpy as np
 
 from cnl_jax.models import ATTENTION_MAPS
 from cnl_jax.training.checkpoints import Checkpoints
-from cnl_jax.training.loop import _build
+from cnl_jax.training.loop import build_method
 from cnl_jax.training.methods import Classification
 from cnl_jax.training.run_config import load_run_config
 
@@ -27,7 +27,7 @@ class TrainedRun:
     self.config = config
     self.class_names = class_names
     self.variables = variables
-    self.method: Classification = _build(config, len(class_names))
+    self.method: Classification = build_method(config, len(class_names))
     self._predict = jax.jit(self.method.predict)
     self._attend = jax.jit(lambda variables, images: self.method.model.apply(
         variables, images, train=False, mutable=[ATTENTION_MAPS])[1].get(ATTENTION_MAPS, {}))

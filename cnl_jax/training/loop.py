@@ -28,7 +28,8 @@ class NonFiniteLossError(FloatingPointError):
   """The loss became NaN or infinite; the run stops and its last checkpoint is kept."""
 
 
-def _build(config: ml_collections.ConfigDict, num_classes: int) -> Method:
+def build_method(config: ml_collections.ConfigDict, num_classes: int) -> Method:
+  """The model a config names, wrapped in its training method."""
   model = create_model(config.model, num_classes, dtype=jnp.dtype(config.dtype),
                        **config.model_overrides)
   return Classification(model, num_classes, config.label_smoothing)
@@ -121,7 +122,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     save_run_config(config, workdir)
 
   mesh = steps.create_mesh()
-  method = _build(config, info.num_classes)
+  method = build_method(config, info.num_classes)
   learning_rate_fn = create_learning_rate_fn(config, steps_per_epoch)
   tx = create_optimizer(config, learning_rate_fn, method.updates_per_step)
   checkpoints = Checkpoints(workdir, config.keep_checkpoints)
@@ -208,7 +209,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
     raise FileNotFoundError(f'{checkpoints.directory} holds no checkpoint to evaluate; '
                             'train first or pass the right --workdir.')
   mesh = steps.create_mesh()
-  method = _build(config, info.num_classes)
+  method = build_method(config, info.num_classes)
   tx = create_optimizer(config, create_learning_rate_fn(config, 1), method.updates_per_step)
   state = steps.create_train_state(
       method, tx, config.seed, (1, config.image_size, config.image_size, 3), mesh)
