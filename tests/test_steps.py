@@ -67,3 +67,20 @@ def test_eval_step_counts_only_real_examples():
   assert sums['count'] == 4
   assert sums['top1'] == np.sum(logits.argmax(-1) == labels[:4])
   assert sums['top5'] == 4  # 4 classes: every label is in the top 5
+
+
+def test_prefetch_keeps_order_and_reads_only_a_few_batches_ahead():
+  mesh = steps.create_mesh()
+  read = []
+
+  def batches():
+    for index in range(5):
+      read.append(index)
+      yield {'image': np.full((2, 3), index, np.float32)}
+
+  prefetched = steps.prefetch_to_mesh(batches(), mesh, size=2)
+  first = next(prefetched)
+  assert read == [0, 1, 2]  # two batches in flight beyond the one handed out
+  rest = list(prefetched)
+  assert [int(b['image'][0, 0]) for b in [first, *rest]] == [0, 1, 2, 3, 4]
+  assert rest[0]['image'].sharding == steps.batch_sharding(mesh)

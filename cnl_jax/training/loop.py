@@ -139,11 +139,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   train_step = steps.make_train_step(method, mesh)
   eval_step = steps.make_eval_step(method, mesh)
   writer = MetricWriter(workdir, enabled=is_chief)
-  batches = data.train_batches(
+  batches = steps.prefetch_to_mesh(data.train_batches(
       config.data, batch_size=config.batch_size // jax.process_count(),
       image_size=config.image_size, seed=config.seed, start_step=start_step,
       process_index=jax.process_index(), process_count=jax.process_count(),
-      dtype=config.dtype)
+      dtype=config.dtype), mesh)
   eval_metrics = {}
   pending: list[tuple[int, dict[str, jax.Array]]] = []
   last_log = (start_step, time.perf_counter())
@@ -163,7 +163,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     with _Interruption() as interruption, progress_bar(total_steps, start_step,
                                                        is_chief) as bar:
       for step in range(start_step, total_steps):
-        state, metrics = train_step(state, steps.to_global(next(batches), mesh))
+        state, metrics = train_step(state, next(batches))
         pending.append((step, metrics))
         bar.update()
         done = step + 1

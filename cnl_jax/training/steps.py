@@ -7,7 +7,8 @@ norm statistics are means over the global batch (XLA inserts the cross-device re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import collections
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -40,6 +41,18 @@ def to_global(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
   sharding = batch_sharding(mesh)
   return {key: jax.make_array_from_process_local_data(sharding, value)
           for key, value in batch.items()}
+
+
+def prefetch_to_mesh(batches: Iterator[dict[str, np.ndarray]], mesh: Mesh, size: int = 2
+                     ) -> Iterator[dict[str, jax.Array]]:
+  """Global device batches, `size` ahead of the consumer, so that the host-to-device copy of
+  the next batches overlaps the step running on the current one."""
+  queue = collections.deque()
+  for batch in batches:
+    queue.append(to_global(batch, mesh))
+    if len(queue) > size:
+      yield queue.popleft()
+  yield from queue
 
 
 def make_train_step(method: Method, mesh: Mesh
