@@ -91,6 +91,10 @@ def test_init_from_starts_with_another_runs_parameters(cache_dir, tmp_path):
   for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(started)):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
+  other_model = small_config(cache_dir, init_from=source, model='resnet18_2nl')
+  with pytest.raises(training.ConfigError, match='holds another model'):
+    training.train_and_evaluate(other_model, str(tmp_path / 'other'))
+
 
 def test_init_from_needs_a_checkpoint(cache_dir, tmp_path):
   config = small_config(cache_dir, init_from=str(tmp_path / 'nothing'))

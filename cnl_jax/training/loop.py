@@ -15,7 +15,7 @@ import numpy as np
 from cnl_jax.models import create_model
 from cnl_jax.training import steps
 from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints
-from cnl_jax.training.config_checks import check_config
+from cnl_jax.training.config_checks import ConfigError, check_config
 from cnl_jax.training.methods import Classification, Method
 from cnl_jax.training.metrics import MetricWriter, progress_bar
 from cnl_jax.training.optimizer import create_optimizer
@@ -44,6 +44,15 @@ def _pretrained_loader(config: ml_collections.ConfigDict):
 
     def load(variables):
       loaded = source.restore_variables()
+      source.close()
+      if jax.tree.structure(loaded) != jax.tree.structure(variables):
+        raise ConfigError(f'config.init_from={config.init_from!r} holds another model than '
+                         f'config.model={config.model!r}; start from a run of the same model.')
+      kept = [jax.tree_util.keystr(path) for (path, mine), theirs in zip(
+          jax.tree_util.tree_leaves_with_path(variables), jax.tree.leaves(loaded))
+              if mine.shape != theirs.shape]
+      logging.info('Started from %s; kept at init (other shapes, e.g. a new class count): %s',
+                   config.init_from, kept or 'nothing')
       return jax.tree.map(lambda mine, theirs: theirs if mine.shape == theirs.shape else mine,
                           variables, loaded)
     return load
