@@ -194,6 +194,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                        eval_metrics['loss'], meta['best_top1'], meta['best_epoch'])
           bar.set_postfix(top1=f'{eval_metrics["top1"]:.4f}')
           checkpoints.save(state, meta, {BEST_METRIC: eval_metrics['top1']})
+          last_log = (done, time.perf_counter())  # images/s counts training time only
         elif save:
           checkpoints.save(state, meta)
         if interruption.requested:
