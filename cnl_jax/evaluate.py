@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from cnl_jax import data
-from cnl_jax.trained_run import TrainedRun, load_run
+from cnl_jax.trained_run import TrainedRun, load_run_or_exit
 
 # Pixels per cell of the confusion-matrix image, chosen so that it is about 800 px wide.
 _MATRIX_IMAGE_WIDTH = 800
@@ -110,10 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
   parser.add_argument('--output', help='Folder for the report (default: WORKDIR/evaluation).')
   args = parser.parse_args(argv)
-  try:
-    run = load_run(args.workdir)
-  except FileNotFoundError as error:
-    parser.exit(1, f'{error}\n')
+  run = load_run_or_exit(parser, args.workdir)
   labels, logits = predict_test_split(run)
   write_report(run, labels, logits, args.output or os.path.join(args.workdir, 'evaluation'))
   return 0

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cnl_jax.data.image_files import UnreadableImageError
-from cnl_jax.trained_run import TrainedRun, load_run, read_image
+from cnl_jax.trained_run import TrainedRun, load_run_or_exit, read_image
 
 
 def image_paths(targets: Sequence[str]) -> list[str]:
@@ -75,10 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   args = parser.parse_args(argv)
   if args.top_k < 1:
     parser.error(f'--top-k must be at least 1, got {args.top_k}.')
-  try:
-    run = load_run(args.workdir)
-  except FileNotFoundError as error:
-    parser.exit(1, f'{error}\n')
+  run = load_run_or_exit(parser, args.workdir)
   predictions, errors = predict_files(run, image_paths(args.images),
                                       min(args.top_k, len(run.class_names)))
   if args.json:

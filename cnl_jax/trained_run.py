@@ -5,6 +5,7 @@ Shared by the inspection tools (`cnl_jax.predict`, `cnl_jax.evaluate`, `cnl_jax.
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import flax.traverse_util
@@ -63,3 +64,11 @@ def read_image(run: TrainedRun, path: str) -> np.ndarray:
   """The image file at `path` through the run's eval transform: [size, size, 3]."""
   from cnl_jax.data.image_files import read_eval_image  # pylint: disable=import-outside-toplevel
   return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype)
+
+
+def load_run_or_exit(parser: argparse.ArgumentParser, workdir: str) -> TrainedRun:
+  """`load_run` for the command-line tools: a missing run ends the program with its message."""
+  try:
+    return load_run(workdir)
+  except FileNotFoundError as error:
+    parser.exit(1, f'{error}\n')

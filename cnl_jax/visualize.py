@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from cnl_jax.data.image_files import to_pixels
-from cnl_jax.trained_run import TrainedRun, load_run, read_image
+from cnl_jax.trained_run import TrainedRun, load_run_or_exit, read_image
 
 # Maps are shown at least this large (the demo's 64 px inputs would be hard to see).
 MIN_DISPLAY_SIZE = 256
@@ -133,10 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help='A query pixel of the center-cropped input; repeat for more.')
   parser.add_argument('--output', help='Folder for the PNGs (default: WORKDIR/attention).')
   args = parser.parse_args(argv)
-  try:
-    run = load_run(args.workdir)
-  except FileNotFoundError as error:
-    parser.exit(1, f'{error}\n')
+  run = load_run_or_exit(parser, args.workdir)
   try:
     queries = ([parse_query(text, run.config.image_size) for text in args.query]
                if args.query else default_queries(run.config.image_size))
