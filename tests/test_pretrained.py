@@ -1,6 +1,7 @@
-"""Converted torchvision weights make the Flax ResNet compute what torchvision computes.
+"""Converted torchvision weights make the Flax ResNets and MobileNetV2 compute what
+torchvision computes.
 
-The fixture comes from `tools/make_torchvision_reference.py`: torchvision's own ResNets on
+The fixture comes from `tools/make_torchvision_reference.py`: torchvision's own models on
 weights that `cnl_jax.pretrained.reference` draws. Here the same weights are drawn without
 torch, converted and run.
 """
@@ -19,16 +20,19 @@ from flax import traverse_util
 
 import cnl_jax
 from cnl_jax import pretrained
+from cnl_jax.models.mobilenet_v2 import MobileNetV2
 from cnl_jax.models.resnet import ARCHITECTURES, block_specs
 from cnl_jax.pretrained.reference import draw_state_dict, recorded_channels
 
-FIXTURE = np.load(pathlib.Path(__file__).parent / 'fixtures' / 'torchvision_resnets.npz')
+FIXTURE = np.load(pathlib.Path(__file__).parent / 'fixtures' / 'torchvision_models.npz')
 TOLERANCE = 1e-4  # max abs difference, float32; activations are O(1) by the draw's scales
 
 
 def layout(depth):
-  """torchvision's state dict key names and shapes, in its order."""
-  entries = json.loads(str(FIXTURE[f'resnet{depth}/layout']))
+  """torchvision's state dict key names and shapes, in its order (depth: a ResNet's, or
+  'mobilenet_v2')."""
+  name = depth if isinstance(depth, str) else f'resnet{depth}'
+  entries = json.loads(str(FIXTURE[f'{name}/layout']))
   return [(name, tuple(shape)) for name, shape in entries]
 
 
@@ -68,6 +72,58 @@ def test_outputs_match_torchvision(depth):
     want = FIXTURE[prefix + name]
     assert value.shape == want.shape, name
     np.testing.assert_allclose(value, want, rtol=0, atol=TOLERANCE, err_msg=name)
+
+
+def mobilenet_v2(num_classes):
+  model = MobileNetV2(num_classes)
+  return model, jax.eval_shape(
+      lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False))
+
+
+def test_mobilenet_v2_outputs_match_torchvision():
+  model, variables = mobilenet_v2(1000)
+  variables = pretrained.load_torchvision_state_dict(
+      variables, draw_state_dict(layout('mobilenet_v2'), int(FIXTURE['mobilenet_v2/seed'])))
+  logits, features = jax.jit(lambda v, x: model.apply(v, x, train=False))(
+      variables, FIXTURE['images'])
+  recorded = [k.split('/')[1] for k in FIXTURE.files if k.startswith('mobilenet_v2/')]
+  maps = [name for name in recorded if name not in ('seed', 'layout', 'logits', 'pooled')]
+  assert 'stem' in maps and 'last' in maps and 'block6' in maps
+  got = {'logits': logits, 'pooled': features['pooled'],
+         **{name: recorded_channels(np.asarray(features[name])) for name in maps}}
+  for name, value in got.items():
+    want = FIXTURE[f'mobilenet_v2/{name}']
+    assert value.shape == want.shape, name
+    np.testing.assert_allclose(value, want, rtol=0, atol=TOLERANCE, err_msg=name)
+
+
+def test_mobilenet_v2_takes_exactly_torchvisions_keys():
+  _, variables = mobilenet_v2(1000)
+  zeros = {name: np.broadcast_to(np.float32(0), shape)
+           for name, shape in layout('mobilenet_v2')}
+  _, report = pretrained.convert_torchvision_state_dict(variables, zeros)
+  batch_norm_counters = sum(name.endswith('num_batches_tracked') for name in zeros)
+  assert report.loaded == len(zeros) - batch_norm_counters
+  assert report.head_loaded and report.kept_at_init == ()
+
+
+def test_mobilenet_v2_trunk_drops_the_classifier():
+  _, variables = mobilenet_v2(None)
+  weights = draw_state_dict(layout('mobilenet_v2'), 0)
+  converted, report = pretrained.convert_torchvision_state_dict(variables, weights)
+  assert str(report) == ('loaded 260 tensors (52 num_batches_tracked ignored); classifier.1 '
+                         'dropped: the model has no classifier; kept at init: nothing.')
+  np.testing.assert_array_equal(converted['params']['block2']['depthwise']['conv']['kernel'],
+                                weights['features.2.conv.1.0.weight'].transpose(2, 3, 1, 0))
+  np.testing.assert_array_equal(converted['batch_stats']['block1']['project']['bn']['mean'],
+                                weights['features.1.conv.2.running_mean'])
+
+
+def test_resnet_weights_into_mobilenet_v2_are_refused():
+  _, variables = mobilenet_v2(1000)
+  with pytest.raises(pretrained.StateDictMismatchError,
+                     match='Expected a torchvision MobileNetV2 state dict'):
+    pretrained.load_torchvision_state_dict(variables, state_dict(18))
 
 
 @pytest.mark.parametrize('depth', sorted(ARCHITECTURES))

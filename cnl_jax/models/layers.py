@@ -6,6 +6,12 @@ import functools
 
 import flax.linen as nn
 
+
+def torch_padding(kernel: int) -> tuple[tuple[int, int], tuple[int, int]]:
+  """PyTorch's symmetric padding k // 2 (not 'SAME', which pads differently on even sizes)."""
+  return ((kernel // 2, kernel // 2),) * 2
+
+
 # PyTorch BatchNorm2d defaults: eps 1e-5, momentum 0.1 (Flax counts the kept fraction).
 BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5, use_fast_variance=False)
 

@@ -17,18 +17,13 @@ import jax.numpy as jnp
 
 from cnl_jax.models.attention import Implementation
 from cnl_jax.models.cnl import CNL, Reshape
-from cnl_jax.models.layers import BatchNorm
+from cnl_jax.models.layers import BatchNorm, torch_padding
 from cnl_jax.models.nonlocal_block import NonLocal
 
 # torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu').
 _conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 # torchvision's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 _dense_init = nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform')
-
-
-def _pad(kernel: int) -> tuple[tuple[int, int], tuple[int, int]]:
-  """PyTorch's symmetric padding k // 2 (not 'SAME', which pads differently on even sizes)."""
-  return ((kernel // 2, kernel // 2),) * 2
 
 
 class ResidualBlock(nn.Module):
@@ -40,7 +35,7 @@ class ResidualBlock(nn.Module):
   expansion = 1
 
   def conv(self, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
-    return nn.Conv(features, (kernel, kernel), (stride, stride), padding=_pad(kernel),
+    return nn.Conv(features, (kernel, kernel), (stride, stride), padding=torch_padding(kernel),
                    use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
                    param_dtype=self.param_dtype, name=name)
 
@@ -174,10 +169,10 @@ class ResNet(nn.Module):
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     features = {}
 
-    x = nn.Conv(self.width, (7, 7), (2, 2), padding=_pad(7), use_bias=False,
+    x = nn.Conv(self.width, (7, 7), (2, 2), padding=torch_padding(7), use_bias=False,
                 kernel_init=_conv_init, name='stem_conv', **common)(images.astype(self.dtype))
     x = nn.relu(BatchNorm(use_running_average=not train, name='stem_bn', **common)(x))
-    x = nn.max_pool(x, (3, 3), (2, 2), padding=_pad(3))
+    x = nn.max_pool(x, (3, 3), (2, 2), padding=torch_padding(3))
     features['stem'] = x
     streams = {}  # what each block hands to the next, after any attention attached to it
     for spec in specs:

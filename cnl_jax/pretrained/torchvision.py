@@ -1,22 +1,26 @@
-"""torchvision ResNet state dicts -> the Flax ResNet's `params` and `batch_stats`.
+"""torchvision ResNet and MobileNetV2 state dicts -> Flax `params` and `batch_stats`.
 
-torchvision names a tensor by module path and kind (`layer3.5.bn2.running_var`); the Flax
-ResNet by collection, module path and leaf (`batch_stats/res4_5/bn2/var`). One rule,
-`torchvision_name`, maps the second to the first, so every depth from 18 to 152 converts
-the same way. Variables it has no name for (NL and CNL blocks) keep their init.
+torchvision names a tensor by module path and kind (`layer3.5.bn2.running_var`,
+`features.4.conv.1.1.weight`); the Flax models by collection, module path and leaf
+(`batch_stats/res4_5/bn2/var`, `params/block4/depthwise/bn/scale`). One rule per family,
+`torchvision_name`, maps the second to the first, so every ResNet depth and every
+MobileNetV2 converts the same way. Variables it has no name for (NL and CNL blocks) keep
+their init.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
 from flax import traverse_util
+
+from cnl_jax.models import mobilenet_v2
 
 Variables = Mapping[str, Any]
 StateDict = Mapping[str, Any]
@@ -38,13 +42,7 @@ _COLLECTIONS = ('params', 'batch_stats')
 _HEAD = ('params', 'head', 'kernel')
 
 
-def torchvision_name(collection: str, path: tuple[str, ...]) -> str | None:
-  """The torchvision key of one Flax variable, or None if torchvision has no such tensor.
-
-  E.g. ('batch_stats', ('res4_5', 'bn2', 'var')) -> 'layer3.5.bn2.running_var';
-  ('params', ('res3_1_nonlocal', 'theta', 'kernel')) -> None.
-  """
-  *modules, leaf = path
+def _resnet_modules(modules: list[str]) -> list[str] | None:
   names = []
   for module in modules:
     block = _BLOCK.fullmatch(module)
@@ -56,7 +54,82 @@ def torchvision_name(collection: str, path: tuple[str, ...]) -> str | None:
       names.append(module)
     else:
       return None
+  return names
+
+
+_MOBILENET_BLOCK = re.compile(r'block(\d+)')
+_MOBILENET_EXPANSION = {spec.name: spec.expansion for spec in mobilenet_v2.block_specs()}
+
+
+def _mobilenet_v2_modules(modules: list[str]) -> list[str] | None:
+  """stem, block{i}, last are torchvision's features[0], [i], [18]; a block's layers are its
+  `conv` Sequential: [expand (absent when t = 1)], depthwise, project conv, project BN."""
+  top, *rest = modules
+  if top == 'head':
+    return ['classifier.1'] if not rest else None
+  layer = {'conv': '0', 'bn': '1'}
+  if top in ('stem', 'last') and len(rest) == 1 and rest[0] in layer:
+    index = 0 if top == 'stem' else mobilenet_v2.NUM_BLOCKS + 1
+    return [f'features.{index}', layer[rest[0]]]
+  if not _MOBILENET_BLOCK.fullmatch(top) or top not in _MOBILENET_EXPANSION or len(rest) != 2:
+    return None
+  sequence = ['depthwise', 'project']
+  if _MOBILENET_EXPANSION[top] != 1:
+    sequence.insert(0, 'expand')
+  part, kind = rest
+  if part not in sequence or kind not in layer:
+    return None
+  position = sequence.index(part)
+  if part == 'project':  # a bare Conv2d and BatchNorm2d, not a Conv2dNormActivation
+    return [f'features.{top[5:]}.conv.{position + int(layer[kind])}']
+  return [f'features.{top[5:]}.conv.{position}', layer[kind]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  """How one torchvision model family names its modules, and what its state dicts look like."""
+  modules: Callable[[list[str]], list[str] | None]
+  head: str         # torchvision's classifier module
+  description: str  # for errors: the expected keys
+
+
+FAMILIES: dict[str, Family] = {
+    'resnet': Family(_resnet_modules, 'fc',
+                     'a torchvision ResNet state dict (keys like conv1.weight, '
+                     'layer1.0.bn1.running_var, fc.weight) of the same depth as the model'),
+    'mobilenet_v2': Family(_mobilenet_v2_modules, 'classifier.1',
+                           'a torchvision MobileNetV2 state dict (keys like '
+                           'features.0.0.weight, features.2.conv.1.1.running_var, '
+                           'classifier.1.weight) of the same width as the model'),
+}
+
+
+def torchvision_name(collection: str, path: tuple[str, ...], family: str = 'resnet'
+                     ) -> str | None:
+  """The torchvision key of one Flax variable, or None if torchvision has no such tensor.
+
+  E.g. ('batch_stats', ('res4_5', 'bn2', 'var')) -> 'layer3.5.bn2.running_var';
+  ('params', ('res3_1_nonlocal', 'theta', 'kernel')) -> None;
+  ('params', ('block2', 'depthwise', 'conv', 'kernel'), 'mobilenet_v2')
+  -> 'features.2.conv.1.0.weight'.
+  """
+  *modules, leaf = path
+  names = FAMILIES[family].modules(modules) if modules else None
+  if names is None:
+    return None
   return '.'.join([*names, _LEAVES[collection, leaf]])
+
+
+def family_of(variables: Variables) -> str:
+  """'resnet' or 'mobilenet_v2': which cnl_jax model the variables belong to."""
+  top = set(variables.get('params', {}))
+  if 'stem_conv' in top:
+    return 'resnet'
+  if {'stem', 'last'} <= top:
+    return 'mobilenet_v2'
+  raise ValueError('Expected the variables of a cnl_jax ResNet or MobileNetV2 '
+                   f'(`model.init(...)`), got collections {list(variables)} with top-level '
+                   f'modules {sorted(top)[:8]}.')
 
 
 def _torch_shape(leaf: str, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -83,19 +156,27 @@ class LoadReport:
   Attributes:
     loaded: tensors copied into the model.
     ignored: `num_batches_tracked` tensors skipped.
-    head_loaded: whether `fc` became the classifier; False when the class counts differ.
+    head_loaded: whether torchvision's classifier became the model's; False when the class
+      counts differ or the model has no classifier (a trunk: the classifier is dropped).
     kept_at_init: top-level Flax modules left at their init (NL/CNL blocks, a skipped head).
-    classes: (state dict's, model's) class counts.
+    classes: (state dict's, model's) class counts; the model's is None without a classifier.
+    head: torchvision's name of the classifier ('fc', 'classifier.1').
   """
   loaded: int
   ignored: int
   head_loaded: bool
   kept_at_init: tuple[str, ...]
-  classes: tuple[int, int]
+  classes: tuple[int, int | None]
+  head: str = 'fc'
 
   def __str__(self) -> str:
-    head = ('fc loaded as the classifier' if self.head_loaded else
-            f'fc skipped: it has {self.classes[0]} classes, the model {self.classes[1]}')
+    if self.head_loaded:
+      head = f'{self.head} loaded as the classifier'
+    elif self.classes[1] is None:
+      head = f'{self.head} dropped: the model has no classifier'
+    else:
+      head = (f'{self.head} skipped: it has {self.classes[0]} classes, the model '
+              f'{self.classes[1]}')
     kept = ', '.join(self.kept_at_init) or 'nothing'
     return (f'loaded {self.loaded} tensors ({self.ignored} num_batches_tracked ignored); '
             f'{head}; kept at init: {kept}.')
@@ -122,51 +203,57 @@ def _stage_sizes(block_keys: list[tuple[int, int]]) -> tuple[int, ...]:
                for stage in sorted({s for s, _ in block_keys}))
 
 
-def _hint(state_dict: StateDict, names: list[str]) -> str:
-  """What to check, naming the blocks per stage on each side when they differ."""
+def _hint(state_dict: StateDict, names: list[str], family: str) -> str:
+  """What to check, naming a ResNet's blocks per stage on each side when they differ."""
   layers = re.compile(r'layer(\d)\.(\d+)\.')
+  if family != 'resnet':
+    return f'Expected {FAMILIES[family].description}.'
   given = _stage_sizes([(int(m[1]), int(m[2])) for k in state_dict if (m := layers.match(k))])
   wanted = _stage_sizes([(int(m[1]), int(m[2])) for k in names if (m := layers.match(k))])
   if given and given != wanted:
     return (f'The state dict has {given} blocks per stage and the model {wanted}: load a '
             'checkpoint of the same ResNet depth, or build the model for this checkpoint.')
-  return ('Expected a torchvision ResNet state dict (keys like conv1.weight, '
-          'layer1.0.bn1.running_var, fc.weight) of the same depth as the model.')
+  return f'Expected {FAMILIES[family].description}.'
 
 
 def convert_torchvision_state_dict(variables: Variables, state_dict: StateDict
                                    ) -> tuple[dict[str, Any], LoadReport]:
-  """Copies a torchvision ResNet state dict into Flax variables; returns them and a report.
+  """Copies a torchvision state dict into Flax variables; returns them and a report.
 
-  `variables` come from `model.init` of any `cnl_jax` ResNet (`jax.eval_shape` of it will
-  do); `state_dict` maps torchvision keys to arrays (NumPy, or anything `np.asarray` reads).
-  Every backbone tensor must be present with its shape, and no other key may be; otherwise
-  `StateDictMismatchError` lists every problem and nothing is loaded. `fc` is loaded when
-  its class count equals the model's and skipped (head kept at init) when it differs. NL and
-  CNL blocks keep their init. Values are cast to the dtype of the variable they replace.
+  `variables` come from `model.init` of any `cnl_jax` ResNet or MobileNetV2 (`jax.eval_shape`
+  of it will do; the family is read from them); `state_dict` maps torchvision keys to arrays
+  (NumPy, or anything `np.asarray` reads). Every backbone tensor must be present with its
+  shape, and no other key may be; otherwise `StateDictMismatchError` lists every problem and
+  nothing is loaded. The classifier is loaded when its class count equals the model's,
+  skipped (head kept at init) when it differs and dropped when the model has none (a trunk,
+  e.g. RMG-PMSI's backbone). NL and CNL blocks keep their init. Values are cast to the dtype
+  of the variable they replace.
   """
+  family = family_of(variables)
+  head = FAMILIES[family].head
   flat = traverse_util.flatten_dict({c: variables[c] for c in _COLLECTIONS if c in variables})
-  if _HEAD not in flat:
-    raise ValueError('Expected the variables of a cnl_jax ResNet (`model.init(...)`), got '
-                     f'collections {list(variables)} without {"/".join(_HEAD)}.')
   targets, kept = {}, []  # torchvision key -> Flax key; Flax modules torchvision lacks
   for key in flat:
-    name = torchvision_name(key[0], key[1:])
+    name = torchvision_name(key[0], key[1:], family)
     if name is None:
       kept.append(key[1])
     else:
       targets[name] = key
 
-  in_features, classes = flat[_HEAD].shape
-  fc = state_dict.get('fc.weight')
-  fc_classes = int(np.shape(fc)[0]) if fc is not None else classes
-  # Another class count is a new task, not an error; other in-features are another depth.
-  if fc is not None and np.shape(fc)[1:] == (in_features,) and fc_classes != classes:
-    targets = {name: key for name, key in targets.items() if key[1] != 'head'}
-    known = [*targets, 'fc.weight', 'fc.bias']
-    kept.append('head')
+  head_tensors = [f'{head}.weight', f'{head}.bias']
+  fc = state_dict.get(head_tensors[0])
+  fc_classes = int(np.shape(fc)[0]) if fc is not None else None
+  known = list(targets)
+  if _HEAD not in flat:  # a trunk: torchvision's classifier has no place to go
+    classes = None
+    known += [name for name in head_tensors if name in state_dict]
   else:
-    known = list(targets)
+    in_features, classes = flat[_HEAD].shape
+    # Another class count is a new task, not an error; other in-features are another depth.
+    if fc is not None and np.shape(fc)[1:] == (in_features,) and fc_classes != classes:
+      targets = {name: key for name, key in targets.items() if key[1] != 'head'}
+      known = [*targets, *head_tensors]
+      kept.append('head')
 
   given = [name for name in state_dict if not name.endswith(IGNORED_SUFFIX)]
   missing = [name for name in known if name not in state_dict]
@@ -176,14 +263,16 @@ def convert_torchvision_state_dict(variables: Variables, state_dict: StateDict
       for name, key in targets.items() if name in state_dict
       and np.shape(state_dict[name]) != (wanted := _torch_shape(key[-1], flat[key].shape))]
   if missing or unexpected or wrong_shapes:
-    raise StateDictMismatchError(missing, unexpected, wrong_shapes, _hint(state_dict, known))
+    raise StateDictMismatchError(missing, unexpected, wrong_shapes,
+                                 _hint(state_dict, known, family))
 
   for name, key in targets.items():
     flat[key] = jnp.asarray(_to_flax(key[-1], np.asarray(state_dict[name])),
                             dtype=flat[key].dtype)
   report = LoadReport(loaded=len(targets), ignored=len(state_dict) - len(given),
-                      head_loaded='head' not in kept, kept_at_init=tuple(dict.fromkeys(kept)),
-                      classes=(fc_classes, classes))
+                      head_loaded=classes is not None and 'head' not in kept,
+                      kept_at_init=tuple(dict.fromkeys(kept)),
+                      classes=(fc_classes or classes, classes), head=head)
   return {**variables, **traverse_util.unflatten_dict(flat)}, report
 
 
