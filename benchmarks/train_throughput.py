@@ -65,7 +65,7 @@ def _optimizer() -> optax.GradientTransformation:
   return create_optimizer(config, lambda step: 0.01)
 
 
-def _timed_steps(step: Callable[[], object], warmup: int, count: int) -> list[float]:
+def timed_calls(step: Callable[[], object], warmup: int, count: int) -> list[float]:
   """Seconds of `count` single calls of `step` after `warmup` calls, each waited for."""
   for _ in range(warmup):
     jax.block_until_ready(step())
@@ -122,8 +122,8 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
     state, metrics = train_step(state, inputs)
     return state, metrics
 
-  train_seconds = _timed_steps(train, warmup, steps_timed)
-  eval_seconds = _timed_steps(lambda: eval_step(state, eval_batch), warmup, steps_timed)
+  train_seconds = timed_calls(train, warmup, steps_timed)
+  eval_seconds = timed_calls(lambda: eval_step(state, eval_batch), warmup, steps_timed)
   return Result(name, dtype, batch_size, image_size,
                 [batch_size / s for s in train_seconds], [batch_size / s for s in eval_seconds],
                 (train_compile, eval_compile), step_bytes, _peak_bytes(jax.devices()[0]),
