@@ -8,10 +8,9 @@ import pytest
 import tensorflow as tf
 
 from cnl_jax import data
-from cnl_jax.data import config as data_config_module
 from cnl_jax.data import image_files, pipeline
 
-DEFAULTS = data_config_module.augmentation(data.default_data_config())
+DEFAULTS = data.augmentation(data.default_data_config())
 LUMA = np.array(pipeline.GRAY_WEIGHTS)
 RED = (255, 0, 0)
 
@@ -231,7 +230,7 @@ def test_bad_values_name_the_field_and_the_valid_values(field, value, valid):
   config = data.default_data_config().to_dict()  # a plain dict takes any type
   config[field] = value
   with pytest.raises(data.DatasetError) as error:
-    data_config_module.augmentation(config)
+    data.augmentation(config)
   assert f'data_config.{field}={value!r}' in str(error.value)
   assert valid in str(error.value)
 
@@ -252,4 +251,4 @@ def test_configs_saved_before_the_fields_existed_get_the_defaults():
   for field in ('train_crop', 'resize_mode', 'rotation_degrees', 'color_jitter',
                 'pca_lighting'):
     del config[field]
-  assert data_config_module.augmentation(config) == DEFAULTS
+  assert data.augmentation(config) == DEFAULTS
