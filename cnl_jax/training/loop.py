@@ -176,7 +176,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       config.data, batch_size=config.batch_size // jax.process_count(),
       image_size=config.image_size, seed=config.seed, start_step=start_step,
       process_index=jax.process_index(), process_count=jax.process_count(),
-      dtype=config.dtype), mesh)
+      dtype=config.dtype, resize=config.eval_resize), mesh)
   eval_metrics = {}
   pending: list[tuple[int, dict[str, jax.Array]]] = []
   last_log = (start_step, time.perf_counter())
