@@ -27,7 +27,7 @@ from cnl_jax.models import create_model
 from cnl_jax.summary import count_macs
 
 # (label, preset, overrides): the released RMG-PMSI, its stride-2 variant, and references.
-MODELS: tuple[tuple[str, str, dict], ...] = (
+BENCHMARKED: tuple[tuple[str, str, dict], ...] = (
     ('rmg_pmsi_mobilenetv2 (stem stride 1, released)', 'rmg_pmsi_mobilenetv2',
      {'stem_stride': 1}),
     ('rmg_pmsi_mobilenetv2 (stem stride 2)', 'rmg_pmsi_mobilenetv2', {'stem_stride': 2}),
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   machine_description = machine()
   device = jax.devices()[0]
   results = []
-  for label, preset, overrides in MODELS:
+  for label, preset, overrides in BENCHMARKED:
     results.append(measure(label, preset, overrides, num_classes=args.num_classes,
                            image_size=args.image_size, warmup=args.warmup, count=args.calls))
     print(table(results[-1:]).splitlines()[-1], flush=True)

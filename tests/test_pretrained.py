@@ -12,6 +12,7 @@ import pathlib
 import subprocess
 import sys
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,7 +22,7 @@ from flax import traverse_util
 import cnl_jax
 from cnl_jax import pretrained
 from cnl_jax.models.mobilenet_v2 import MobileNetV2
-from cnl_jax.models.resnet import ARCHITECTURES, block_specs
+from cnl_jax.models.resnet import ARCHITECTURES, ResNet, block_specs
 from cnl_jax.pretrained.reference import draw_state_dict, recorded_channels
 
 FIXTURE = np.load(pathlib.Path(__file__).parent / 'fixtures' / 'torchvision_models.npz')
@@ -233,7 +234,7 @@ def test_offline_imagenet_without_cache_says_what_to_download(monkeypatch, tmp_p
   offline_hub(monkeypatch, tmp_path)
   _, variables = init('resnet50', 200)
   with pytest.raises(FileNotFoundError) as error:
-    pretrained.load_pretrained(variables, 'imagenet', depth=50)
+    pretrained.load_pretrained(variables, 'imagenet', architecture='resnet50')
   message = str(error.value)
   assert 'https://huggingface.co/timm/resnet50.tv_in1k/resolve/main/model.safetensors' in message
   assert "pass that file's path instead of 'imagenet'" in message
@@ -253,7 +254,7 @@ def test_imagenet_loads_from_the_hub_cache(monkeypatch, tmp_path, caplog):
 
   _, variables = init('resnet18', 1000)
   with caplog.at_level(logging.INFO):
-    converted = pretrained.load_pretrained(variables, 'imagenet', depth=18)
+    converted = pretrained.load_pretrained(variables, 'imagenet', architecture='resnet18')
   np.testing.assert_array_equal(converted['batch_stats']['res5_1']['bn2']['var'],
                                 weights['layer4.1.bn2.running_var'])
   logged = [r.getMessage() for r in caplog.records if r.name == 'absl']
@@ -267,7 +268,7 @@ def test_local_safetensors_file(tmp_path):
   path = tmp_path / 'resnet18.safetensors'
   save_file(weights, str(path))
   _, variables = init('resnet18', 1000)
-  converted = pretrained.load_pretrained(variables, path, depth=18)
+  converted = pretrained.load_pretrained(variables, path, architecture='resnet18')
   np.testing.assert_array_equal(converted['params']['stem_conv']['kernel'],
                                 weights['conv1.weight'].transpose(2, 3, 1, 0))
 
@@ -278,7 +279,7 @@ def test_local_pth_file_where_torch_is_installed(tmp_path):
   path = tmp_path / 'resnet18.pth'
   torch.save({name: torch.from_numpy(value) for name, value in weights.items()}, path)
   _, variables = init('resnet18', 1000)
-  converted = pretrained.load_pretrained(variables, path, depth=18)
+  converted = pretrained.load_pretrained(variables, path, architecture='resnet18')
   np.testing.assert_array_equal(converted['params']['res3_0']['downsample_conv']['kernel'],
                                 weights['layer2.0.downsample.0.weight'].transpose(2, 3, 1, 0))
 
@@ -288,7 +289,7 @@ def test_pth_without_torch_points_to_safetensors(monkeypatch, tmp_path):
   path = tmp_path / 'resnet18.pth'
   path.write_bytes(b'')
   with pytest.raises(ImportError, match=r'needs PyTorch.*\.safetensors'):
-    pretrained.load_pretrained({}, path, depth=18)
+    pretrained.load_pretrained({}, path, architecture='resnet18')
 
 
 @pytest.mark.parametrize('source, error', [
@@ -296,7 +297,7 @@ def test_pth_without_torch_points_to_safetensors(monkeypatch, tmp_path):
     ('/nonexistent/resnet50.safetensors', FileNotFoundError)])
 def test_bad_source_is_named(source, error):
   with pytest.raises(error, match=source):
-    pretrained.load_pretrained({}, source, depth=50)
+    pretrained.load_pretrained({}, source, architecture='resnet50')
 
 
 def test_importing_loads_no_weight_libraries():
@@ -309,7 +310,7 @@ def test_importing_loads_no_weight_libraries():
 
 def test_no_source_keeps_random_init():
   variables = {'params': {'head': {'bias': jnp.zeros(3)}}}
-  assert pretrained.load_pretrained(variables, None, depth=50) is variables
+  assert pretrained.load_pretrained(variables, None, architecture='resnet50') is variables
 
 
 def test_training_config_pretrained_field_loads_the_backbone(tmp_path):
@@ -327,3 +328,84 @@ def test_training_config_pretrained_field_loads_the_backbone(tmp_path):
                                 weights['layer2.1.conv2.weight'].transpose(2, 3, 1, 0))
   np.testing.assert_array_equal(loaded['batch_stats']['stem_bn']['var'],
                                 weights['bn1.running_var'])
+
+
+class WithTrunk(nn.Module):
+  """A model whose pretrained backbone is one subtree ('trunk') beside a new layer."""
+
+  @property
+  def pretrained_backbones(self):
+    return {'trunk': 'resnet18'}
+
+  @nn.compact
+  def __call__(self, images, train=False):
+    logits, _ = ResNet(18, 1000, name='trunk')(images, train=train)
+    return nn.Dense(3, name='new_layer')(logits)
+
+
+def test_backbone_subtrees_are_filled_and_new_layers_kept(tmp_path):
+  from safetensors.numpy import save_file
+  from cnl_jax.training.loop import _load_backbones
+  weights = state_dict(18)
+  path = tmp_path / 'resnet18.safetensors'
+  save_file(weights, str(path))
+  model = WithTrunk()
+  variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  loaded = _load_backbones(jax.device_get(variables), str(path), model.pretrained_backbones)
+  np.testing.assert_array_equal(loaded['params']['trunk']['stem_conv']['kernel'],
+                                weights['conv1.weight'].transpose(2, 3, 1, 0))
+  np.testing.assert_array_equal(loaded['batch_stats']['trunk']['res5_1']['bn2']['var'],
+                                weights['layer4.1.bn2.running_var'])
+  np.testing.assert_array_equal(loaded['params']['new_layer']['kernel'],
+                                variables['params']['new_layer']['kernel'])
+
+
+MOBILENET_URL = 'https://download.pytorch.org/models/mobilenet_v2-b0353104.pth'
+
+
+def test_imagenet_mobilenet_v2_without_torch_says_what_to_download(monkeypatch):
+  monkeypatch.setitem(sys.modules, 'torch', None)  # `import torch` raises ImportError
+  _, variables = mobilenet_v2(None)
+  with pytest.raises(ImportError) as error:
+    pretrained.load_pretrained(variables, 'imagenet', architecture='mobilenet_v2')
+  message = str(error.value)
+  assert MOBILENET_URL in message
+  assert "config.pretrained = '/path/to/mobilenet_v2.safetensors'" in message
+
+
+def test_offline_imagenet_mobilenet_v2_says_where_to_put_it(monkeypatch, tmp_path):
+  torch = pytest.importorskip('torch')
+  import urllib.error
+
+  def offline(*args, **kwargs):
+    raise urllib.error.URLError('no network')
+
+  monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path))
+  monkeypatch.setattr(torch.hub, 'download_url_to_file', offline)
+  _, variables = mobilenet_v2(None)
+  with pytest.raises(FileNotFoundError) as error:
+    pretrained.load_pretrained(variables, 'imagenet', architecture='mobilenet_v2')
+  assert MOBILENET_URL in str(error.value)
+  assert str(tmp_path / 'checkpoints' / 'mobilenet_v2-b0353104.pth') in str(error.value)
+
+
+def test_rmg_pmsi_config_loads_mobilenet_v2_into_the_backbone_only(tmp_path):
+  from safetensors.numpy import save_file
+  from cnl_jax.training import loop
+  from configs import rmg_pmsi_demo
+  weights = draw_state_dict(layout('mobilenet_v2'), 0)
+  path = tmp_path / 'mobilenet_v2.safetensors'
+  save_file(weights, str(path))
+  config = rmg_pmsi_demo.get_config()
+  config.pretrained = str(path)
+  config.model_overrides.width_multiplier = 1.0  # the width of torchvision's weights
+  model = cnl_jax.create_model(config.model, 20, **config.model_overrides)
+  variables = jax.eval_shape(
+      lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False))
+  loaded = loop._pretrained_loader(config)(variables)  # pylint: disable=protected-access
+  backbone = loaded['params']['backbone']
+  np.testing.assert_array_equal(backbone['block6']['expand']['conv']['kernel'],
+                                weights['features.6.conv.0.0.weight'].transpose(2, 3, 1, 0))
+  np.testing.assert_array_equal(loaded['batch_stats']['backbone']['last']['bn']['var'],
+                                weights['features.18.1.running_var'])
+  assert loaded['params']['smooth1'] is variables['params']['smooth1']

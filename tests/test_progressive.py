@@ -8,12 +8,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from cnl_jax.models.layers import BatchNorm
 from cnl_jax.models.rmg_pmsi import HEADS
 from cnl_jax.training import steps
+from cnl_jax.training.optimizer import backbone_subtrees, create_optimizer
 from cnl_jax.training.progressive import Progressive
+from configs import rmg_pmsi_cub
 
 
 class Backbone(nn.Module):
@@ -45,11 +46,21 @@ def batch(size=8, num_classes=4):
           'label': np.arange(size, dtype=np.int32) % num_classes}
 
 
-def test_step_compiles_once_and_lowers_the_loss():
+def backbone_leaves(tree):
+  """Leaves under a 'backbone' key: its parameters, or its momentum in an optimizer state."""
+  return [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
+          if jax.tree_util.DictKey('backbone') in path and np.ndim(leaf) > 0]
+
+
+def test_frozen_backbone_step_compiles_once_keeps_the_backbone_and_lowers_the_loss():
   mesh = steps.create_mesh()
   method = Progressive(StandIn(4), 4)
-  state = steps.create_train_state(method, optax.sgd(0.02, momentum=0.9), 0, (1, 16, 16, 3),
-                                   mesh)
+  config = rmg_pmsi_cub.get_config()  # backbone frozen for 5 epochs
+  config.learning_rate = 0.02
+  tx = create_optimizer(config, lambda step: config.learning_rate, 100,
+                        method.updates_per_step, backbone_subtrees(method.model))
+  state = steps.create_train_state(method, tx, 0, (1, 16, 16, 3), mesh)
+  initial = jax.device_get(state)
   train_step = steps.make_train_step(method, mesh)
   losses = []
   for _ in range(10):
@@ -58,6 +69,16 @@ def test_step_compiles_once_and_lowers_the_loss():
                    for u, head in enumerate(HEADS)})
   assert train_step._cache_size() == 1  # pylint: disable=protected-access
   assert int(state.step) == 10
+
+  state = jax.device_get(state)
+  for before, after in [(initial.params, state.params), (initial.opt_state, state.opt_state)]:
+    assert backbone_leaves(before)
+    for old, new in zip(backbone_leaves(before), backbone_leaves(after)):
+      np.testing.assert_array_equal(old, new)
+  assert not np.array_equal(initial.model_state['batch_stats']['backbone']['bn']['mean'],
+                            state.model_state['batch_stats']['backbone']['bn']['mean'])
+  for head in HEADS:
+    assert not np.array_equal(initial.params[head]['kernel'], state.params[head]['kernel'])
   assert losses[-1]['concat'] < 0.5 * losses[0]['concat'], losses  # the clean images
   mosaic_losses = [sum(step[head] for head in HEADS[:3]) for step in losses]
   assert mosaic_losses[-1] < mosaic_losses[0], mosaic_losses
@@ -67,9 +88,10 @@ def test_each_update_trains_only_its_head_and_moves_the_batch_statistics():
   method = Progressive(StandIn(4), 4)
   variables = method.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
   params, model_state = variables['params'], {'batch_stats': variables['batch_stats']}
-  grad_fn = jax.jit(jax.grad(method.loss, has_aux=True), static_argnums=4)
-  for update, head in enumerate(HEADS):
-    grads, (new_state, _) = grad_fn(params, model_state, batch(), jax.random.key(1), update)
+  every_update = jax.jit(lambda *args: [jax.grad(method.loss, has_aux=True)(*args, update)
+                                        for update in range(method.updates_per_step)])
+  results = every_update(params, model_state, batch(), jax.random.key(1))
+  for head, (grads, (new_state, _)) in zip(HEADS, results):
     trained = {name for name in HEADS if np.any(grads[name]['kernel'] != 0)}
     assert trained == {head}
     assert np.any(grads['backbone']['conv']['kernel'] != 0)

@@ -159,6 +159,11 @@ class ResNet(nn.Module):
   param_dtype: Any = jnp.float32
   attention_implementation: Implementation = None
 
+  @property
+  def pretrained_backbones(self) -> dict[str, str]:
+    """Params subtrees that ImageNet weights fill ('' = the whole model), by architecture."""
+    return {'': f'resnet{self.depth}'}
+
   @nn.compact
   def __call__(self, images: jax.Array, *, train: bool = False
                ) -> tuple[jax.Array, dict[str, jax.Array]]:

@@ -1,4 +1,5 @@
-"""Where pretrained weights come from: 'imagenet' on the Hugging Face hub, or a local file.
+"""Where pretrained weights come from: 'imagenet' on the Hugging Face hub (ResNets) or
+torchvision's download server (MobileNetV2), or a local file.
 
 Each source becomes a torchvision-named state dict of NumPy arrays. huggingface_hub,
 safetensors and torch are imported only when a source needs them.
@@ -20,40 +21,58 @@ IMAGENET_FILE = 'model.safetensors'
 SOURCES = "'imagenet', a path to a .safetensors or .pth file, or None"
 
 
-def imagenet_repo(depth: int) -> str:
-  """The hub repository with torchvision's ImageNet weights for a ResNet depth."""
-  if depth not in ARCHITECTURES:
-    raise ValueError(f'ResNet depth must be one of {sorted(ARCHITECTURES)}, got {depth!r}.')
-  return f'timm/resnet{depth}.tv_in1k'
+# torchvision's ImageNet MobileNetV2 (V1, the one RMG-PMSI's released code loads) exists only
+# as torchvision's .pth: the hub has no copy under torchvision's key names (timm's
+# mobilenetv2_100 weights are timm's own training, named differently). torch reads it.
+TORCHVISION_URLS = {
+    'mobilenet_v2': 'https://download.pytorch.org/models/mobilenet_v2-b0353104.pth',
+}
+HUB_ARCHITECTURES = tuple(f'resnet{depth}' for depth in ARCHITECTURES)
+ARCHITECTURE_NAMES = (*HUB_ARCHITECTURES, *TORCHVISION_URLS)
 
 
-def read_state_dict(source: str | os.PathLike, *, depth: int) -> dict[str, np.ndarray]:
-  """The state dict that `source` names; `depth` picks the 'imagenet' checkpoint."""
+def imagenet_repo(architecture: str) -> str:
+  """The hub repository with torchvision's ImageNet weights for an architecture ('resnet50')."""
+  if architecture not in HUB_ARCHITECTURES:
+    raise ValueError(f'No ImageNet weights on the hub for architecture {architecture!r}; '
+                     f'known: {", ".join(HUB_ARCHITECTURES)}.')
+  return f'timm/{architecture}.tv_in1k'
+
+
+def read_state_dict(source: str | os.PathLike, *, architecture: str
+                    ) -> dict[str, np.ndarray]:
+  """The state dict that `source` names; `architecture` picks the 'imagenet' checkpoint."""
   if source == 'imagenet':
-    return _read_safetensors(_download_imagenet(depth))
+    if architecture not in ARCHITECTURE_NAMES:
+      raise ValueError(f'No ImageNet weights for architecture {architecture!r}; known: '
+                       f'{", ".join(ARCHITECTURE_NAMES)}.')
+    if architecture in TORCHVISION_URLS:
+      return _read_torch(_download_torchvision(architecture))
+    return _read_safetensors(_download_imagenet(architecture))
   path = pathlib.Path(source)
   if path.suffix not in ('.safetensors', '.pth', '.pt'):
     raise ValueError(f'Unknown pretrained source {str(source)!r}; use {SOURCES}.')
   if not path.is_file():
     raise FileNotFoundError(f'Pretrained weights file {str(path)!r} does not exist; pass the '
-                            "path of a torchvision ResNet checkpoint, or 'imagenet'.")
+                            'path of a torchvision ResNet or MobileNetV2 checkpoint, or '
+                            "'imagenet'.")
   if path.suffix == '.safetensors':
     return _read_safetensors(path)
   return _read_torch(path)
 
 
-def _download_imagenet(depth: int) -> str:
+def _download_imagenet(architecture: str) -> str:
   """The local path of the ImageNet checkpoint, from the hub's cache or downloaded into it."""
   from huggingface_hub import constants, hf_hub_download
   from huggingface_hub.errors import LocalEntryNotFoundError
 
-  repo = imagenet_repo(depth)
+  repo = imagenet_repo(architecture)
   try:
     return hf_hub_download(repo, IMAGENET_FILE)
   except LocalEntryNotFoundError as error:
     cache = constants.HF_HUB_CACHE
     raise FileNotFoundError(
-        f'ImageNet weights for ResNet-{depth} are neither in the Hugging Face cache ({cache}) '
+        f'ImageNet weights for {architecture} are neither in the Hugging Face cache ({cache}) '
         'nor downloadable from here (no network, or HF_HUB_OFFLINE is set). Either download\n'
         f'  https://huggingface.co/{repo}/resolve/main/{IMAGENET_FILE}\n'
         "and pass that file's path instead of 'imagenet' (config.pretrained = "
@@ -62,6 +81,35 @@ def _download_imagenet(depth: int) -> str:
         f'\'{IMAGENET_FILE}\')"\n'
         f'and copy the folder models--{repo.replace("/", "--")} of its cache into {cache}.'
     ) from error
+
+
+def _download_torchvision(architecture: str) -> pathlib.Path:
+  """torchvision's checkpoint from torch's hub cache (`torch.hub.get_dir()`), downloaded
+  into it when missing, as torchvision itself does."""
+  url = TORCHVISION_URLS[architecture]
+  filename = url.rsplit('/', 1)[-1]
+  convert = (f"  python -c \"import torch, safetensors.torch as st; st.save_file(torch.load("
+             f"'{filename}'), '{architecture}.safetensors')\"\n"
+             f"and set config.pretrained = '/path/to/{architecture}.safetensors'.")
+  try:
+    import torch
+  except ImportError as error:
+    raise ImportError(
+        f"ImageNet weights for {architecture} are torchvision's .pth file, and reading it "
+        f'needs PyTorch, which is not installed. Install torch, or download\n  {url}\n'
+        f'and convert it where torch is installed:\n{convert}') from error
+  path = pathlib.Path(torch.hub.get_dir()) / 'checkpoints' / filename
+  if not path.is_file():
+    try:
+      path.parent.mkdir(parents=True, exist_ok=True)
+      torch.hub.download_url_to_file(url, str(path), progress=False)
+    except OSError as error:  # URLError is an OSError
+      raise FileNotFoundError(
+          f"ImageNet weights for {architecture} are not in torch's hub cache and cannot be "
+          f'downloaded from here. Download\n  {url}\nand put it at\n  {path}\n(the folder '
+          f'torchvision uses; TORCH_HOME moves it), or convert it to .safetensors:\n{convert}'
+      ) from error
+  return path
 
 
 def _read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
