@@ -17,8 +17,10 @@ def numpy_resize_align_corners(images, size):
       x = c * (width - 1) / (size - 1)
       x0 = min(int(np.floor(x)), width - 2)
       dy, dx = y - y0, x - x0
-      out[:, r, c] = ((1 - dy) * (1 - dx) * images[:, y0, x0] + (1 - dy) * dx * images[:, y0, x0 + 1]
-                      + dy * (1 - dx) * images[:, y0 + 1, x0] + dy * dx * images[:, y0 + 1, x0 + 1])
+      out[:, r, c] = ((1 - dy) * (1 - dx) * images[:, y0, x0]
+                      + (1 - dy) * dx * images[:, y0, x0 + 1]
+                      + dy * (1 - dx) * images[:, y0 + 1, x0]
+                      + dy * dx * images[:, y0 + 1, x0 + 1])
   return out
 
 

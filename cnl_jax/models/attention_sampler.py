@@ -200,6 +200,7 @@ def attention_sample(images: jax.Array, attention_map: jax.Array, output_size: i
   if attention_map.shape != images.shape[:3]:
     raise ValueError(f'The attention map {attention_map.shape} must be [batch, height, width] '
                      f'of the images {images.shape}; resize it to the image first.')
-  rows, cols = sampling_grid(jax.lax.stop_gradient(attention_map), output_size, density_cap,
-                             iterations, released_cdf)
+  # The grid in float32 whatever the images' dtype: a bfloat16 cumulative sum would drift.
+  rows, cols = sampling_grid(jax.lax.stop_gradient(attention_map).astype(jnp.float32),
+                             output_size, density_cap, iterations, released_cdf)
   return jax.lax.stop_gradient(resample(images, rows, cols))

@@ -98,7 +98,7 @@ class TASN(nn.Module):
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     size = images.shape[1:3]
     last_block = block_specs(self.attention_depth)[-1].name
-    _, trunk = ResNet(self.attention_depth, 0, width=self.attention_width,
+    _, trunk = ResNet(self.attention_depth, num_classes=0, width=self.attention_width,
                       stage_strides=(1, 1, 2, 1), classifier=False, name='attention_net',
                       **common)(sampler.resize_align_corners(images, (self.sample_size,) * 2),
                                 train=train)
@@ -114,11 +114,11 @@ class TASN(nn.Module):
     structure = sampler.structure_map(maps, size, self.dedup)
     detail = sampler.detail_map(maps, size, self.make_rng('sampling') if train else None)
     sample = lambda attention_map: sampler.attention_sample(
-        images, attention_map.astype(images.dtype), self.sample_size, self.density_cap,
+        images, attention_map, self.sample_size, self.density_cap,
         self.iterations, self.released_cdf)
     detail_images, structure_images = sample(detail), sample(structure)
 
-    features, _ = ResNet(self.part_depth, 0, width=self.part_width, classifier=False,
+    features, _ = ResNet(self.part_depth, num_classes=0, width=self.part_width, classifier=False,
                          name='part_net', **common)(
                              jnp.concatenate([detail_images, structure_images]), train=train)
     part, master = jnp.split(features, 2)
