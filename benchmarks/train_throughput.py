@@ -62,7 +62,7 @@ def _optimizer() -> optax.GradientTransformation:
   """The recipe's SGD (momentum 0.9, weight decay 1e-4) at a constant learning rate."""
   config = ml_collections.ConfigDict({'momentum': 0.9, 'nesterov': False,
                                       'weight_decay': 1e-4})
-  return create_optimizer(config, lambda step: 0.01)
+  return create_optimizer(config, lambda step: 0.01, 1)
 
 
 def _timed_steps(step: Callable[[], object], warmup: int, count: int) -> list[float]:

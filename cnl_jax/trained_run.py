@@ -16,7 +16,7 @@ import numpy as np
 from cnl_jax.models import ATTENTION_MAPS
 from cnl_jax.training.checkpoints import Checkpoints
 from cnl_jax.training.loop import build_method
-from cnl_jax.training.methods import Classification
+from cnl_jax.training.methods import Method
 from cnl_jax.training.run_config import load_run_config
 
 
@@ -28,14 +28,16 @@ class TrainedRun:
     self.config = config
     self.class_names = class_names
     self.variables = variables
-    self.method: Classification = build_method(config, len(class_names))
+    self.method: Method = build_method(config, len(class_names))
     self._predict = jax.jit(self.method.predict)
     self._attend = jax.jit(lambda variables, images: self.method.model.apply(
         variables, images, train=False, mutable=[ATTENTION_MAPS])[1].get(ATTENTION_MAPS, {}))
 
   def logits(self, images: np.ndarray) -> np.ndarray:
-    """Class logits [batch, num_classes] (float32) of eval-transformed images."""
-    return np.asarray(self._predict(self.variables, images), np.float32)
+    """The reported head's class logits [batch, num_classes] (float32) of eval-transformed
+    images."""
+    heads = self._predict(self.variables, images)
+    return np.asarray(heads[self.method.reported_head], np.float32)
 
   def attention_maps(self, images: np.ndarray) -> dict[str, np.ndarray]:
     """Every attention map by module path ('cnl/attention_0', 'res3_1_nonlocal/attention'):

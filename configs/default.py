@@ -43,8 +43,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.warmup_epochs = 10
   config.warmup_start_lr = 1e-5
   config.warmup_per = 'epoch'  # 'epoch' (released code) or 'step'
+  config.schedule = 'step'     # 'step': x decay_factor at decay_epochs; or 'cosine'
   config.decay_epochs = (41, 61, 81)
   config.decay_factor = 0.1
+  config.cosine_steps = 0      # 'cosine' horizon in batch steps; 0: the whole run
+  # Models with a separate pretrained backbone (RMG-PMSI, TASN): its learning rate is this
+  # factor x learning_rate, and it stays frozen for the first epochs.
+  config.backbone_learning_rate_factor = 1.0
+  config.freeze_backbone_epochs = 0
 
   # Bookkeeping.
   config.seed = 0

@@ -21,7 +21,7 @@ def one_step(devices, batch):
   model = create_model('resnet18', 5, cnl=CNLPlacement('res5_0', ('res3_1', 'res4_0')),
                        cnl_inner_features=16)
   method = Classification(model, 5)
-  tx = create_optimizer(config, lambda step: 0.1)
+  tx = create_optimizer(config, lambda step: 0.1, 1)
   state = steps.create_train_state(method, tx, 0, (1, 32, 32, 3), mesh)
   state, metrics = steps.make_train_step(method, mesh)(state, steps.to_global(batch, mesh))
   return jax.device_get((state.params, state.model_state, metrics))

@@ -26,3 +26,25 @@ def test_bad_value_is_refused(field, value, message):
 
 def test_default_config_passes():
   check_config(default.get_config(), device_count=4, process_count=2)
+
+
+@pytest.mark.parametrize('field,value,message', [
+    ('schedule', 'linear', "schedule='linear' must be one of"),
+    ('cosine_steps', -1, 'cosine_steps=-1 must be 0'),
+    ('freeze_backbone_epochs', 200, 'freeze_backbone_epochs=200 must be an integer in'),
+    ('backbone_learning_rate_factor', 0.0, 'backbone_learning_rate_factor=0.0 must be positive'),
+])
+def test_bad_schedule_and_group_values_are_refused(field, value, message):
+  config = default.get_config()
+  config[field] = value
+  with pytest.raises(ConfigError, match=message):
+    check_config(config, device_count=1, process_count=1)
+
+
+@pytest.mark.parametrize('field,value', [('backbone_learning_rate_factor', 0.1),
+                                         ('freeze_backbone_epochs', 5)])
+def test_backbone_group_needs_a_model_with_a_separate_backbone(field, value):
+  config = default.get_config()
+  config[field] = value
+  with pytest.raises(ConfigError, match="'resnet50_5cnl' has no separate pretrained backbone"):
+    check_config(config, device_count=1, process_count=1)

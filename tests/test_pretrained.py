@@ -11,6 +11,7 @@ import pathlib
 import subprocess
 import sys
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +20,7 @@ from flax import traverse_util
 
 import cnl_jax
 from cnl_jax import pretrained
-from cnl_jax.models.resnet import ARCHITECTURES, block_specs
+from cnl_jax.models.resnet import ARCHITECTURES, ResNet, block_specs
 from cnl_jax.pretrained.reference import draw_state_dict, recorded_channels
 
 FIXTURE = np.load(pathlib.Path(__file__).parent / 'fixtures' / 'torchvision_resnets.npz')
@@ -177,7 +178,7 @@ def test_offline_imagenet_without_cache_says_what_to_download(monkeypatch, tmp_p
   offline_hub(monkeypatch, tmp_path)
   _, variables = init('resnet50', 200)
   with pytest.raises(FileNotFoundError) as error:
-    pretrained.load_pretrained(variables, 'imagenet', depth=50)
+    pretrained.load_pretrained(variables, 'imagenet', architecture='resnet50')
   message = str(error.value)
   assert 'https://huggingface.co/timm/resnet50.tv_in1k/resolve/main/model.safetensors' in message
   assert "pass that file's path instead of 'imagenet'" in message
@@ -197,7 +198,7 @@ def test_imagenet_loads_from_the_hub_cache(monkeypatch, tmp_path, caplog):
 
   _, variables = init('resnet18', 1000)
   with caplog.at_level(logging.INFO):
-    converted = pretrained.load_pretrained(variables, 'imagenet', depth=18)
+    converted = pretrained.load_pretrained(variables, 'imagenet', architecture='resnet18')
   np.testing.assert_array_equal(converted['batch_stats']['res5_1']['bn2']['var'],
                                 weights['layer4.1.bn2.running_var'])
   logged = [r.getMessage() for r in caplog.records if r.name == 'absl']
@@ -211,7 +212,7 @@ def test_local_safetensors_file(tmp_path):
   path = tmp_path / 'resnet18.safetensors'
   save_file(weights, str(path))
   _, variables = init('resnet18', 1000)
-  converted = pretrained.load_pretrained(variables, path, depth=18)
+  converted = pretrained.load_pretrained(variables, path, architecture='resnet18')
   np.testing.assert_array_equal(converted['params']['stem_conv']['kernel'],
                                 weights['conv1.weight'].transpose(2, 3, 1, 0))
 
@@ -222,7 +223,7 @@ def test_local_pth_file_where_torch_is_installed(tmp_path):
   path = tmp_path / 'resnet18.pth'
   torch.save({name: torch.from_numpy(value) for name, value in weights.items()}, path)
   _, variables = init('resnet18', 1000)
-  converted = pretrained.load_pretrained(variables, path, depth=18)
+  converted = pretrained.load_pretrained(variables, path, architecture='resnet18')
   np.testing.assert_array_equal(converted['params']['res3_0']['downsample_conv']['kernel'],
                                 weights['layer2.0.downsample.0.weight'].transpose(2, 3, 1, 0))
 
@@ -232,7 +233,7 @@ def test_pth_without_torch_points_to_safetensors(monkeypatch, tmp_path):
   path = tmp_path / 'resnet18.pth'
   path.write_bytes(b'')
   with pytest.raises(ImportError, match=r'needs PyTorch.*\.safetensors'):
-    pretrained.load_pretrained({}, path, depth=18)
+    pretrained.load_pretrained({}, path, architecture='resnet18')
 
 
 @pytest.mark.parametrize('source, error', [
@@ -240,7 +241,7 @@ def test_pth_without_torch_points_to_safetensors(monkeypatch, tmp_path):
     ('/nonexistent/resnet50.safetensors', FileNotFoundError)])
 def test_bad_source_is_named(source, error):
   with pytest.raises(error, match=source):
-    pretrained.load_pretrained({}, source, depth=50)
+    pretrained.load_pretrained({}, source, architecture='resnet50')
 
 
 def test_importing_loads_no_weight_libraries():
@@ -253,7 +254,7 @@ def test_importing_loads_no_weight_libraries():
 
 def test_no_source_keeps_random_init():
   variables = {'params': {'head': {'bias': jnp.zeros(3)}}}
-  assert pretrained.load_pretrained(variables, None, depth=50) is variables
+  assert pretrained.load_pretrained(variables, None, architecture='resnet50') is variables
 
 
 def test_training_config_pretrained_field_loads_the_backbone(tmp_path):
@@ -271,3 +272,33 @@ def test_training_config_pretrained_field_loads_the_backbone(tmp_path):
                                 weights['layer2.1.conv2.weight'].transpose(2, 3, 1, 0))
   np.testing.assert_array_equal(loaded['batch_stats']['stem_bn']['var'],
                                 weights['bn1.running_var'])
+
+
+class WithTrunk(nn.Module):
+  """A model whose pretrained backbone is one subtree ('trunk') beside a new layer."""
+
+  @property
+  def pretrained_backbones(self):
+    return {'trunk': 'resnet18'}
+
+  @nn.compact
+  def __call__(self, images, train=False):
+    logits, _ = ResNet(18, 1000, name='trunk')(images, train=train)
+    return nn.Dense(3, name='new_layer')(logits)
+
+
+def test_backbone_subtrees_are_filled_and_new_layers_kept(tmp_path):
+  from safetensors.numpy import save_file
+  from cnl_jax.training.loop import _load_backbones
+  weights = state_dict(18)
+  path = tmp_path / 'resnet18.safetensors'
+  save_file(weights, str(path))
+  model = WithTrunk()
+  variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  loaded = _load_backbones(jax.device_get(variables), str(path), model.pretrained_backbones)
+  np.testing.assert_array_equal(loaded['params']['trunk']['stem_conv']['kernel'],
+                                weights['conv1.weight'].transpose(2, 3, 1, 0))
+  np.testing.assert_array_equal(loaded['batch_stats']['trunk']['res5_1']['bn2']['var'],
+                                weights['layer4.1.bn2.running_var'])
+  np.testing.assert_array_equal(loaded['params']['new_layer']['kernel'],
+                                variables['params']['new_layer']['kernel'])

@@ -39,3 +39,23 @@ def test_per_step_warmup_is_linear_in_steps():
   half = 1e-5 + (1e-2 - 1e-5) * 0.5
   assert float(schedule(warmup_steps // 2)) == pytest.approx(half, rel=0.02)
   assert float(schedule(warmup_steps)) == pytest.approx(1e-2)
+
+
+def test_cosine_runs_from_the_peak_to_zero_over_its_horizon():
+  config = default.get_config()
+  config.schedule, config.warmup_epochs, config.num_epochs = 'cosine', 0, 10
+  total = 10 * STEPS_PER_EPOCH
+  schedule = create_learning_rate_fn(config, STEPS_PER_EPOCH)
+  assert float(schedule(0)) == pytest.approx(1e-2)
+  assert float(schedule(total // 2)) == pytest.approx(0.5e-2, rel=1e-5)
+  assert float(schedule(total)) == pytest.approx(0.0, abs=1e-9)
+  assert float(schedule(total + 5)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cosine_with_a_horizon_beyond_the_run_barely_decays():
+  """RMG-PMSI's released T_max (epochs x images, not batches) keeps the rate ~constant."""
+  config = default.get_config()
+  config.schedule, config.warmup_epochs, config.num_epochs = 'cosine', 0, 150
+  config.cosine_steps = 150 * 5994
+  schedule = create_learning_rate_fn(config, 187)
+  assert float(schedule(150 * 187)) / 1e-2 == pytest.approx(0.9976, abs=1e-4)

@@ -41,7 +41,7 @@ def test_loss_falls_on_a_fixed_batch():
   mesh = steps.create_mesh()
   method = tiny_method()
   config = default.get_config()
-  state = steps.create_train_state(method, create_optimizer(config, lambda step: 0.01), 0,
+  state = steps.create_train_state(method, create_optimizer(config, lambda step: 0.01, 1), 0,
                                    (1, 32, 32, 3), mesh)
   train_step = steps.make_train_step(method, mesh)
   losses = []
@@ -57,13 +57,13 @@ def test_eval_step_counts_only_real_examples():
   mesh = steps.create_mesh()
   method = tiny_method()
   state = steps.create_train_state(
-      method, create_optimizer(default.get_config(), lambda step: 0.0), 0, (1, 32, 32, 3), mesh)
+      method, create_optimizer(default.get_config(), lambda step: 0.0, 1), 0, (1, 32, 32, 3), mesh)
   images = rng.normal(size=(6, 32, 32, 3)).astype(np.float32)
   labels = np.array([0, 1, 2, 3, 0, 1], np.int32)
   mask = np.array([1, 1, 1, 1, 0, 0], bool)
   sums = jax.device_get(steps.make_eval_step(method, mesh)(
       state, steps.to_global({'image': images, 'label': labels, 'mask': mask}, mesh)))
-  logits = np.asarray(method.predict(state.variables, images[:4]))
+  logits = np.asarray(method.predict(state.variables, images[:4])['logits'])
   assert sums['count'] == 4
   assert sums['top1'] == np.sum(logits.argmax(-1) == labels[:4])
   assert sums['top5'] == 4  # 4 classes: every label is in the top 5
@@ -84,3 +84,36 @@ def test_prefetch_keeps_order_and_reads_only_a_few_batches_ahead():
   rest = list(prefetched)
   assert [int(b['image'][0, 0]) for b in [first, *rest]] == [0, 1, 2, 3, 4]
   assert rest[0]['image'].sharding == steps.batch_sharding(mesh)
+
+
+class TwoHeads:
+  """A method whose second head is the first one negated: its top-1 differs by design."""
+  updates_per_step = 1
+  reported_head = 'main'
+
+  def __init__(self, method):
+    self.model, self.inner = method.model, method
+
+  def init(self, rng, images):
+    return self.inner.init(rng, images)
+
+  def predict(self, variables, images):
+    logits = self.inner.predict(variables, images)['logits']
+    return {'main': logits, 'negated': -logits}
+
+
+def test_eval_step_reports_every_head_and_the_reported_one_plainly():
+  rng = np.random.RandomState(1)
+  mesh = steps.create_mesh()
+  method = TwoHeads(tiny_method())
+  state = steps.create_train_state(
+      method, create_optimizer(default.get_config(), lambda step: 0.0, 1), 0, (1, 32, 32, 3), mesh)
+  images = rng.normal(size=(4, 32, 32, 3)).astype(np.float32)
+  labels = np.array([0, 1, 2, 3], np.int32)
+  sums = jax.device_get(steps.make_eval_step(method, mesh)(
+      state, steps.to_global({'image': images, 'label': labels, 'mask': np.ones(4, bool)}, mesh)))
+  heads = method.predict(state.variables, images)
+  assert sorted(sums) == ['count', 'loss', 'negated/loss', 'negated/top1', 'negated/top5',
+                          'top1', 'top5']
+  assert sums['top1'] == np.sum(np.argmax(heads['main'], -1) == labels)
+  assert sums['negated/top1'] == np.sum(np.argmax(heads['negated'], -1) == labels)

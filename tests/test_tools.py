@@ -81,7 +81,7 @@ def test_predict_agrees_with_the_eval_step(run, run_dir, image_files, capsys):
   batch = next(data.eval_batches(config.data, batch_size=config.eval_batch_size,
                                  image_size=config.image_size,
                                  eval_resize=config.eval_resize))
-  logits = run.method.predict(run.variables, batch['image'][:NUM_FILES])
+  logits = run.logits(batch['image'][:NUM_FILES])
   expected = np.asarray(jax.nn.softmax(logits))
   for prediction, probabilities in zip(result['predictions'], expected):
     labels = [entry['label'] for entry in prediction['top_k']]

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
+from typing import Any
+
 import ml_collections
+
+from cnl_jax.data.info import DatasetError
+
+TRAIN_CROPS = ('random_resized', 'random')
+RESIZE_MODES = ('short_side', 'square')
 
 
 def default_data_config() -> ml_collections.ConfigDict:
@@ -28,6 +37,26 @@ def default_data_config() -> ml_collections.ConfigDict:
   # Smallest area fraction of the training random-resized crop: the paper's 0.08. Small demo
   # models at small image sizes learn faster from larger crops.
   config.crop_min_area = 0.08
+  # Augmentation (see DATA.md, "Pipelines"); the defaults are the paper's. TASN's recipe:
+  # train_crop='random', rotation_degrees=30, color_jitter=0.4, pca_lighting=0.1. RMG-PMSI's:
+  # train_crop='random', resize_mode='square'.
+  # Training crop: 'random_resized' (area crop_min_area-1, aspect 3/4-4/3, resized to
+  # image_size) or 'random' (resize as resize_mode to the config's eval_resize, then a uniform
+  # random image_size x image_size window).
+  config.train_crop = 'random_resized'
+  # How eval (and train_crop='random') resizes to eval_resize before the center (or random)
+  # crop: 'short_side' (the short side becomes eval_resize, aspect kept) or 'square'
+  # (eval_resize x eval_resize, aspect not kept).
+  config.resize_mode = 'short_side'
+  # Training rotation by an integer angle uniform in [-rotation_degrees, rotation_degrees]
+  # about the centre, corners filled white; after the resize, before the crop. 0 = off.
+  config.rotation_degrees = 0
+  # Brightness, contrast and saturation, each by a factor uniform in [1 - s, 1 + s], in a
+  # random order, on the training crop (s in [0, 1]). 0 = off.
+  config.color_jitter = 0.0
+  # AlexNet PCA lighting: adds the ImageNet RGB eigenvectors weighted by eigenvalue times
+  # N(0, pca_lighting), one offset per image. 0 = off.
+  config.pca_lighting = 0.0
   # The synthetic set is generated from these on first use and cached in cache_dir.
   config.cache_dir = '~/.cache/cnl_jax'
   config.synthetic_seed = 0
@@ -36,3 +65,45 @@ def default_data_config() -> ml_collections.ConfigDict:
   config.synthetic_train_per_class = 24
   config.synthetic_test_per_class = 12
   return config
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+  """The image transform fields of a data config (meanings in default_data_config)."""
+  train_crop: str
+  crop_min_area: float
+  resize_mode: str
+  rotation_degrees: int
+  color_jitter: float
+  pca_lighting: float
+
+
+def augmentation(data_config: Any) -> Augmentation:
+  """The checked transform fields of `data_config`; a field it lacks (a run config saved
+  before the field existed) takes its default, today's behaviour.
+
+  Raises DatasetError naming the first bad field and its valid values.
+  """
+  defaults = default_data_config()
+  values = {field.name: data_config.get(field.name, defaults[field.name])
+            for field in dataclasses.fields(Augmentation)}
+
+  def require(ok: bool, field: str, valid: str) -> None:
+    if not ok:
+      raise DatasetError(f'data_config.{field}={values[field]!r} is not valid; use {valid}.')
+
+  def is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+  require(values['train_crop'] in TRAIN_CROPS, 'train_crop', f'one of {TRAIN_CROPS}')
+  require(values['resize_mode'] in RESIZE_MODES, 'resize_mode', f'one of {RESIZE_MODES}')
+  require(is_number(values['crop_min_area']) and 0 < values['crop_min_area'] <= 1,
+          'crop_min_area', 'a number in (0, 1]')
+  degrees = values['rotation_degrees']
+  require(isinstance(degrees, numbers.Integral) and not isinstance(degrees, bool)
+          and 0 <= degrees <= 180, 'rotation_degrees', 'an integer in [0, 180] (0 = off)')
+  require(is_number(values['color_jitter']) and 0 <= values['color_jitter'] <= 1,
+          'color_jitter', 'a number in [0, 1] (0 = off)')
+  require(is_number(values['pca_lighting']) and values['pca_lighting'] >= 0,
+          'pca_lighting', 'a number >= 0 (0 = off)')
+  return Augmentation(**values)

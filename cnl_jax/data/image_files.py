@@ -14,12 +14,15 @@ class UnreadableImageError(ValueError):
   """A file that is missing or not an image TensorFlow can decode."""
 
 
-def read_eval_image(path: str, image_size: int, eval_resize: int,
-                    dtype: str = 'float32') -> np.ndarray:
-  """The file at `path` as evaluation sees it: [image_size, image_size, 3], normalised."""
+def read_eval_image(path: str, image_size: int, eval_resize: int, dtype: str = 'float32',
+                    resize_mode: str = 'short_side') -> np.ndarray:
+  """The file at `path` as evaluation sees it: [image_size, image_size, 3], normalised.
+
+  Pass the run's data config resize_mode, as eval_batches uses it.
+  """
   try:
     image = eval_image(tf.io.read_file(path), image_size, eval_resize,
-                       tf.dtypes.as_dtype(dtype))
+                       tf.dtypes.as_dtype(dtype), resize_mode)
     return image.numpy()
   except tf.errors.OpError as error:
     # TensorFlow wraps the reason in the op's name and device, e.g. '{{function_node ...}}

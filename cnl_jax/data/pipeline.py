@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from cnl_jax.data.config import Augmentation, augmentation, default_data_config
 from cnl_jax.data.info import DatasetError, DatasetInfo, steps_per_epoch
 from cnl_jax.data.sources import dataset_info, prepared_builder
 
@@ -21,13 +22,28 @@ MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 # The paper's RandomResizedCrop aspect ratio range; its area range is (config.crop_min_area, 1).
 CROP_ASPECT_RANGE = (3 / 4, 4 / 3)
+# Rotation fills the corners white, as TASN's MXNet pipeline does.
+ROTATION_FILL = 255.0
+# ITU-R 601 luma (OpenCV's RGB2GRAY): the grey image of the contrast and saturation jitter.
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+# AlexNet PCA lighting: ImageNet RGB eigenvalues on 0-255 pixels (255 x (0.2175, 0.0188,
+# 0.0045), as in MXNet's ImageRecordIter) and eigenvectors (columns, rows R, G, B), as in
+# fb.resnet.torch.
+PCA_EIGENVALUES = (55.46, 4.794, 1.148)
+PCA_EIGENVECTORS = ((-0.5675, 0.7192, 0.4009),
+                    (-0.5808, -0.0045, -0.8140),
+                    (-0.5836, -0.6948, 0.4203))
 _SKIP_DECODING = {'image': tfds.decode.SkipDecoding()}
 # Each pipeline reads its split once; tfds's automatic in-memory cache would only add a copy.
 _READ_CONFIG = tfds.ReadConfig(try_autocache=False)
 
 
 def load_info(data_config: Any) -> DatasetInfo:
-  """Sizes and class names of the configured dataset, preparing it on first use."""
+  """Sizes and class names of the configured dataset, preparing it on first use.
+
+  Checks the augmentation fields first, so that a bad value fails before anything is built.
+  """
+  augmentation(data_config)
   return dataset_info(data_config, prepared_builder(data_config))
 
 
@@ -65,37 +81,136 @@ def _resize(image: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
                  lambda: tf.image.resize(image, size))
 
 
-def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype: tf.DType,
-                crop_min_area: float = 0.08) -> tf.Tensor:
-  """Random-resized crop, horizontal flip and normalisation; a pure function of `seed` [2].
+def _resized_size(shape: tf.Tensor, resize: int, resize_mode: str) -> tf.Tensor:
+  """[height, width] of an image of `shape` [2] resized as `resize_mode` to `resize`."""
+  if resize_mode == 'square':
+    return tf.constant([resize, resize])
+  return shape * resize // tf.reduce_min(shape)  # The long side rounds down, as in torchvision.
 
-  The crop covers a fraction in [crop_min_area, 1] of the image. Returns [image_size,
-  image_size, 3]. When no crop fits in 10 tries the whole image is used.
+
+def rotate(image: tf.Tensor, degrees: tf.Tensor) -> tf.Tensor:
+  """[height, width, 3] float32 rotated counter-clockwise by `degrees` about its centre.
+
+  Same size, bilinear; what comes from outside the image is white (ROTATION_FILL).
   """
+  angle = tf.cast(degrees, tf.float32) * (math.pi / 180)
+  cos, sin = tf.cos(angle), tf.sin(angle)
+  size = tf.shape(image)[:2]
+  center_y, center_x = tf.unstack((tf.cast(size, tf.float32) - 1) / 2)
+  # Maps each output pixel (x, y) to the input pixel it reads: the inverse rotation.
+  transform = tf.stack([cos, -sin, center_x - cos * center_x + sin * center_y,
+                        sin, cos, center_y - sin * center_x - cos * center_y, 0.0, 0.0])
+  return tf.raw_ops.ImageProjectiveTransformV3(
+      images=image[None], transforms=transform[None], output_shape=size,
+      fill_value=ROTATION_FILL, interpolation='BILINEAR', fill_mode='CONSTANT')[0]
+
+
+def _blend(image: tf.Tensor, other: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
+  """factor * image + (1 - factor) * other, clipped to pixel values [0, 255]."""
+  return tf.clip_by_value(factor * image + (1 - factor) * other, 0.0, 255.0)
+
+
+def color_jitter(image: tf.Tensor, strength: float, seed: tf.Tensor) -> tf.Tensor:
+  """Brightness, contrast and saturation of [height, width, 3] 0-255 pixels, in a random order.
+
+  Each factor is uniform in [1 - strength, 1 + strength]; brightness blends with black,
+  contrast with the mean grey level, saturation with the pixel's grey, as MXNet's
+  ImageRecordIter does (its random order, and clipping after each step like its uint8).
+  """
+  factor_seed, order_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  factors = tf.random.stateless_uniform([3], factor_seed, 1 - strength, 1 + strength)
+  order = tf.argsort(tf.random.stateless_uniform([3], order_seed))
+
+  def adjust(image, kind):
+    factor = factors[kind]
+    def gray():
+      return tf.tensordot(image, tf.constant(GRAY_WEIGHTS), axes=1)[..., None]
+    return tf.switch_case(kind, [lambda: _blend(image, 0.0, factor),
+                                 lambda: _blend(image, tf.reduce_mean(gray()), factor),
+                                 lambda: _blend(image, gray(), factor)])
+  for step in range(3):
+    image = adjust(image, order[step])
+  return image
+
+
+def pca_lighting(image: tf.Tensor, std: float, seed: tf.Tensor) -> tf.Tensor:
+  """[height, width, 3] 0-255 pixels plus one RGB offset, the eigenvectors weighted by
+  eigenvalue x N(0, std); clipped to [0, 255]."""
+  alpha = tf.random.stateless_normal([3], seed, stddev=std)
+  offset = tf.linalg.matvec(tf.constant(PCA_EIGENVECTORS),
+                            alpha * tf.constant(PCA_EIGENVALUES))
+  return tf.clip_by_value(image + offset, 0.0, 255.0)
+
+
+def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype: tf.DType,
+                transform: Augmentation | None = None, resize: int | None = None) -> tf.Tensor:
+  """Crop, rotation, flip, colour and normalisation as `transform` (default: the data
+  config's defaults) says; a pure function of `seed` [2]. Returns [image_size, image_size, 3].
+
+  'random_resized': a crop of a fraction in [crop_min_area, 1] of the image (the whole image
+  when none fits in 10 tries), resized to image_size; without rotation only the crop is
+  decoded (fused), with it the whole image is decoded and rotated first. 'random': resize as
+  resize_mode to `resize`, rotate, then a uniform random image_size window. Colour jitter and
+  PCA lighting act on the image_size result.
+  """
+  transform = transform or augmentation(default_data_config())
   crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-  begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-      _image_shape(image_bytes), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
-      seed=crop_seed, min_object_covered=0.0, aspect_ratio_range=CROP_ASPECT_RANGE,
-      area_range=(crop_min_area, 1.0), max_attempts=10, use_image_if_no_bounding_boxes=True)
-  image = _decode_and_crop(image_bytes, tf.stack([begin[0], begin[1], size[0], size[1]]))
-  # Flip the uint8 crop, usually smaller than the output, rather than the float result.
+  rotation_seed, jitter_seed, lighting_seed = tf.unstack(tf.random.experimental.stateless_split(
+      tf.random.experimental.stateless_fold_in(seed, 1), 3))
+  degrees = transform.rotation_degrees
+
+  def rotated(image):
+    angle = tf.random.stateless_uniform([], rotation_seed, -degrees, degrees + 1, tf.int32)
+    return rotate(tf.cast(image, tf.float32), angle)
+
+  if transform.train_crop == 'random':
+    if resize is None or resize < image_size:
+      raise ValueError(f"data_config.train_crop='random' crops image_size={image_size} from "
+                       'the image resized to `resize` (the config\'s eval_resize), which must '
+                       f'be at least {image_size}; got resize={resize}.')
+    image = _decode(image_bytes)
+    image = _resize(image, _resized_size(tf.shape(image)[:2], resize, transform.resize_mode))
+    if degrees:
+      image = rotated(image)
+    image = tf.image.stateless_random_crop(image, [image_size, image_size, 3], crop_seed)
+  else:
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        _image_shape(image_bytes), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        seed=crop_seed, min_object_covered=0.0, aspect_ratio_range=CROP_ASPECT_RANGE,
+        area_range=(transform.crop_min_area, 1.0), max_attempts=10,
+        use_image_if_no_bounding_boxes=True)
+    if degrees:
+      image = rotated(_decode(image_bytes))[begin[0]:begin[0] + size[0],
+                                            begin[1]:begin[1] + size[1]]
+    else:
+      image = _decode_and_crop(image_bytes, tf.stack([begin[0], begin[1], size[0], size[1]]))
+  # Flip before the resize: the random-resized crop is usually smaller than the output.
   flip = tf.random.stateless_uniform([], flip_seed) < 0.5
   image = tf.cond(flip, lambda: tf.reverse(image, axis=[1]), lambda: image)
-  image = _resize(image, tf.constant([image_size, image_size]))
+  if transform.train_crop == 'random_resized':
+    image = _resize(image, tf.constant([image_size, image_size]))
+  if transform.color_jitter:
+    image = color_jitter(image, transform.color_jitter, jitter_seed)
+  if transform.pca_lighting:
+    image = pca_lighting(image, transform.pca_lighting, lighting_seed)
   image.set_shape([image_size, image_size, 3])
   return _normalize(image, dtype)
 
 
-def eval_image(image_bytes: tf.Tensor, image_size: int, eval_resize: int,
-               dtype: tf.DType) -> tf.Tensor:
-  """Resize the short side to `eval_resize`, center-crop [image_size, image_size, 3].
+def eval_image(image_bytes: tf.Tensor, image_size: int, eval_resize: int, dtype: tf.DType,
+               resize_mode: str = 'short_side') -> tf.Tensor:
+  """Resize to `eval_resize` as `resize_mode` says, center-crop [image_size, image_size, 3].
 
-  Fused: the window that resize-then-crop keeps is decoded and resized directly, which is the
-  same image up to sub-pixel interpolation and decodes and resizes fewer pixels.
+  'short_side' resizes the short side to eval_resize (aspect kept), 'square' the image to
+  eval_resize x eval_resize. Fused: the window that resize-then-crop keeps is decoded and
+  resized directly, which is the same image up to sub-pixel interpolation and decodes and
+  resizes fewer pixels.
   """
   shape = _image_shape(image_bytes)[:2]
+  # The original extent that becomes eval_resize: both sides for 'square', else the short side.
+  extent = shape if resize_mode == 'square' else tf.reduce_min(shape)
   window_size = tf.cast(tf.round(
-      tf.cast(tf.reduce_min(shape), tf.float32) * image_size / eval_resize), tf.int32)
+      tf.cast(extent, tf.float32) * image_size / eval_resize), tf.int32)
   window_size = tf.minimum(shape, window_size)
   offset = (shape - window_size) // 2
   image = _decode_and_crop(image_bytes, tf.concat([offset, window_size], axis=0))
@@ -117,7 +232,8 @@ def _image_and_label(example: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tenso
 
 def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: int,
                   start_step: int = 0, process_index: int = 0, process_count: int = 1,
-                  dtype: str = 'float32') -> Iterator[dict[str, np.ndarray]]:
+                  dtype: str = 'float32',
+                  resize: int | None = None) -> Iterator[dict[str, np.ndarray]]:
   """Infinite per-process training batches; the stream is a pure function of (seed, step).
 
   Epoch e visits a permutation of the whole train split drawn from (seed, e), cut into
@@ -127,10 +243,12 @@ def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: i
   count (a 2-process run sees what a 1-process run with the same global batch sees), and a
   run resumed at `start_step` yields exactly the batches the uninterrupted run would have;
   whole epochs are skipped arithmetically. Every process holds the encoded train images in
-  memory (CUB: about 1 GB) and decodes only its own rows.
+  memory (CUB: about 1 GB) and decodes only its own rows. `resize` is the size
+  data_config.train_crop='random' resizes to before cropping (the config's eval_resize).
   """
   if not 0 <= process_index < process_count:
     raise ValueError(f'process_index must be in [0, {process_count}), got {process_index}.')
+  transform = augmentation(data_config)
   builder = prepared_builder(data_config)
   info = dataset_info(data_config, builder)
   global_batch = batch_size * process_count
@@ -162,7 +280,7 @@ def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: i
     seed = tf.random.experimental.stateless_fold_in(
         tf.random.experimental.stateless_fold_in(augment_key, epoch), position)
     image = train_image(tf.gather(images, index), seed, image_size, tf.dtypes.as_dtype(dtype),
-                        data_config.crop_min_area)
+                        transform, resize)
     return {'image': image, 'label': tf.cast(tf.gather(labels, index), tf.int32)}
 
   first_epoch, step_in_epoch = divmod(start_step, steps)
@@ -184,6 +302,7 @@ def eval_batches(data_config: Any, *, batch_size: int, image_size: int, eval_res
   ceil(ceil(num_test / process_count) / batch_size), so multi-host steps line up, and the
   masks over all processes count each test example exactly once.
   """
+  resize_mode = augmentation(data_config).resize_mode
   builder = prepared_builder(data_config)
   info = dataset_info(data_config, builder)
   split = _process_split(data_config.eval_split, process_index, process_count)
@@ -192,7 +311,8 @@ def eval_batches(data_config: Any, *, batch_size: int, image_size: int, eval_res
   tf_dtype = tf.dtypes.as_dtype(dtype)
 
   def load(example):
-    return {'image': eval_image(example['image'], image_size, eval_resize, tf_dtype),
+    return {'image': eval_image(example['image'], image_size, eval_resize, tf_dtype,
+                                resize_mode),
             'label': tf.cast(example['label'], tf.int32), 'mask': tf.constant(True)}
 
   padding = tf.data.Dataset.from_tensors({

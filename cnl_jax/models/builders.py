@@ -1,8 +1,12 @@
-"""Named model presets: the paper's backbones and their NL and CNL variants."""
+"""Named model presets: the paper's backbones, their NL and CNL variants, and the other
+methods' models; each preset names the training method that trains it."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+import flax.linen as nn
 
 from cnl_jax.models.resnet import ARCHITECTURES, CNLPlacement, ResNet
 
@@ -21,25 +25,37 @@ PLACEMENTS: dict[int, CNLPlacement] = {
 }
 
 
-def _presets() -> dict[str, dict[str, Any]]:
-  presets = {f'resnet{depth}': dict(depth=depth) for depth in ARCHITECTURES}
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """A named model: its module class, the attributes that define it, and its training method
+  ('classification', 'tasn' or 'progressive'; see `cnl_jax.training.loop.METHODS`)."""
+  module: type[nn.Module]
+  kwargs: dict[str, Any]
+  method: str = 'classification'
+
+
+def _resnet_presets() -> dict[str, Preset]:
+  presets = {f'resnet{depth}': Preset(ResNet, dict(depth=depth)) for depth in ARCHITECTURES}
   for depth, placement in PLACEMENTS.items():
     count = len(placement.responses)
-    presets[f'resnet{depth}_{count}nl'] = dict(depth=depth, nonlocal_after=placement.responses)
-    presets[f'resnet{depth}_{count}cnl'] = dict(depth=depth, cnl=placement)
+    presets[f'resnet{depth}_{count}nl'] = Preset(
+        ResNet, dict(depth=depth, nonlocal_after=placement.responses))
+    presets[f'resnet{depth}_{count}cnl'] = Preset(ResNet, dict(depth=depth, cnl=placement))
   return presets
 
 
-MODELS: dict[str, dict[str, Any]] = _presets()
+MODELS: dict[str, Preset] = _resnet_presets()
 
 
-def create_model(name: str, num_classes: int, **overrides: Any) -> ResNet:
+def create_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
   """Builds a preset by name, e.g. `create_model('resnet50_5cnl', 200, dtype=jnp.bfloat16)`.
 
-  `overrides` replace or add any `ResNet` attribute (dtype, cnl_reshape, dropout_rate, ...).
+  `overrides` replace or add any attribute of the preset's module (dtype, cnl_reshape,
+  dropout_rate, width, ...).
   """
   if name not in MODELS:
     raise ValueError(f'Unknown model {name!r}; valid names are: {", ".join(sorted(MODELS))}.')
   if not isinstance(num_classes, int) or num_classes < 1:
     raise ValueError(f'num_classes must be a positive integer, got {num_classes!r}.')
-  return ResNet(num_classes=num_classes, **{**MODELS[name], **overrides})
+  preset = MODELS[name]
+  return preset.module(num_classes=num_classes, **{**preset.kwargs, **overrides})

@@ -175,6 +175,11 @@ class ResNet(nn.Module):
   stage_strides: tuple[int, int, int, int] = STAGE_STRIDES
   classifier: bool = True
 
+  @property
+  def pretrained_backbones(self) -> dict[str, str]:
+    """Params subtrees that ImageNet weights fill ('' = the whole model), by architecture."""
+    return {'': f'resnet{self.depth}'}
+
   @nn.compact
   def __call__(self, images: jax.Array, *, train: bool = False
                ) -> tuple[jax.Array, dict[str, jax.Array]]:

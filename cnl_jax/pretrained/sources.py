@@ -20,17 +20,22 @@ IMAGENET_FILE = 'model.safetensors'
 SOURCES = "'imagenet', a path to a .safetensors or .pth file, or None"
 
 
-def imagenet_repo(depth: int) -> str:
-  """The hub repository with torchvision's ImageNet weights for a ResNet depth."""
-  if depth not in ARCHITECTURES:
-    raise ValueError(f'ResNet depth must be one of {sorted(ARCHITECTURES)}, got {depth!r}.')
-  return f'timm/resnet{depth}.tv_in1k'
+ARCHITECTURE_NAMES = tuple(f'resnet{depth}' for depth in ARCHITECTURES)
 
 
-def read_state_dict(source: str | os.PathLike, *, depth: int) -> dict[str, np.ndarray]:
-  """The state dict that `source` names; `depth` picks the 'imagenet' checkpoint."""
+def imagenet_repo(architecture: str) -> str:
+  """The hub repository with torchvision's ImageNet weights for an architecture ('resnet50')."""
+  if architecture not in ARCHITECTURE_NAMES:
+    raise ValueError(f'No ImageNet weights for architecture {architecture!r}; known: '
+                     f'{", ".join(ARCHITECTURE_NAMES)}.')
+  return f'timm/{architecture}.tv_in1k'
+
+
+def read_state_dict(source: str | os.PathLike, *, architecture: str
+                    ) -> dict[str, np.ndarray]:
+  """The state dict that `source` names; `architecture` picks the 'imagenet' checkpoint."""
   if source == 'imagenet':
-    return _read_safetensors(_download_imagenet(depth))
+    return _read_safetensors(_download_imagenet(architecture))
   path = pathlib.Path(source)
   if path.suffix not in ('.safetensors', '.pth', '.pt'):
     raise ValueError(f'Unknown pretrained source {str(source)!r}; use {SOURCES}.')
@@ -42,18 +47,18 @@ def read_state_dict(source: str | os.PathLike, *, depth: int) -> dict[str, np.nd
   return _read_torch(path)
 
 
-def _download_imagenet(depth: int) -> str:
+def _download_imagenet(architecture: str) -> str:
   """The local path of the ImageNet checkpoint, from the hub's cache or downloaded into it."""
   from huggingface_hub import constants, hf_hub_download
   from huggingface_hub.errors import LocalEntryNotFoundError
 
-  repo = imagenet_repo(depth)
+  repo = imagenet_repo(architecture)
   try:
     return hf_hub_download(repo, IMAGENET_FILE)
   except LocalEntryNotFoundError as error:
     cache = constants.HF_HUB_CACHE
     raise FileNotFoundError(
-        f'ImageNet weights for ResNet-{depth} are neither in the Hugging Face cache ({cache}) '
+        f'ImageNet weights for {architecture} are neither in the Hugging Face cache ({cache}) '
         'nor downloadable from here (no network, or HF_HUB_OFFLINE is set). Either download\n'
         f'  https://huggingface.co/{repo}/resolve/main/{IMAGENET_FILE}\n'
         "and pass that file's path instead of 'imagenet' (config.pretrained = "

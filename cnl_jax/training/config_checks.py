@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ml_collections
 
-from cnl_jax.models import MODELS
+from cnl_jax.models import MODELS, create_model
 from cnl_jax.models.resnet import TOTAL_STRIDE
+from cnl_jax.training.optimizer import backbone_subtrees
 
 DTYPES = ('float32', 'bfloat16')
 WARMUP_UNITS = ('epoch', 'step')
+SCHEDULES = ('step', 'cosine')
 
 
 class ConfigError(ValueError):
@@ -43,6 +45,23 @@ def check_config(config: ml_collections.ConfigDict, device_count: int,
           f'config.warmup_epochs={config.warmup_epochs} must lie in [0, num_epochs].')
   require(config.warmup_per in WARMUP_UNITS,
           f'config.warmup_per={config.warmup_per!r} must be one of {WARMUP_UNITS}.')
+  require(config.schedule in SCHEDULES,
+          f'config.schedule={config.schedule!r} must be one of {SCHEDULES}.')
+  require(isinstance(config.cosine_steps, int) and config.cosine_steps >= 0,
+          f'config.cosine_steps={config.cosine_steps!r} must be 0 (the whole run) or a '
+          'positive number of batch steps.')
+  require(isinstance(config.freeze_backbone_epochs, int)
+          and 0 <= config.freeze_backbone_epochs <= config.num_epochs,
+          f'config.freeze_backbone_epochs={config.freeze_backbone_epochs!r} must be an '
+          'integer in [0, num_epochs].')
+  require(config.backbone_learning_rate_factor > 0,
+          f'config.backbone_learning_rate_factor={config.backbone_learning_rate_factor} '
+          'must be positive.')
+  if (config.backbone_learning_rate_factor != 1 or config.freeze_backbone_epochs) and not (
+      backbone_subtrees(create_model(config.model, 1, **config.model_overrides))):
+    raise ConfigError(
+        f'config.model={config.model!r} has no separate pretrained backbone, so '
+        'config.backbone_learning_rate_factor must be 1 and config.freeze_backbone_epochs 0.')
   require(config.image_size >= TOTAL_STRIDE,
           f'config.image_size={config.image_size} is too small: the model needs at least '
           f'{TOTAL_STRIDE} px.')

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -12,13 +13,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from cnl_jax.models import create_model
+from cnl_jax.models import MODELS, create_model
 from cnl_jax.training import steps
 from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints
 from cnl_jax.training.config_checks import ConfigError, check_config
 from cnl_jax.training.methods import Classification, Method
 from cnl_jax.training.metrics import MetricWriter, progress_bar
-from cnl_jax.training.optimizer import create_optimizer
+from cnl_jax.training.optimizer import backbone_subtrees, create_optimizer
 from cnl_jax.training.run_config import save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
 from cnl_jax.training.state import TrainState
@@ -28,11 +29,34 @@ class NonFiniteLossError(FloatingPointError):
   """The loss became NaN or infinite; the run stops and its last checkpoint is kept."""
 
 
+# Training methods by the name a model preset gives (`cnl_jax.models.Preset.method`).
+METHODS: dict[str, Callable[[Any, int, ml_collections.ConfigDict], Method]] = {
+    'classification': lambda model, num_classes, config: Classification(
+        model, num_classes, config.label_smoothing),
+}
+
+
 def build_method(config: ml_collections.ConfigDict, num_classes: int) -> Method:
   """The model a config names, wrapped in its training method."""
   model = create_model(config.model, num_classes, dtype=jnp.dtype(config.dtype),
                        **config.model_overrides)
-  return Classification(model, num_classes, config.label_smoothing)
+  return METHODS[MODELS[config.model].method](model, num_classes, config)
+
+
+def _load_backbones(variables: dict[str, Any], source: str, backbones: dict[str, str]
+                    ) -> dict[str, Any]:
+  """Fills each backbone subtree ('' = the whole model) of every collection from `source`."""
+  from cnl_jax import pretrained  # pylint: disable=import-outside-toplevel
+  variables = dict(variables)
+  for subtree, architecture in backbones.items():
+    if not subtree:
+      return pretrained.load_pretrained(variables, source, architecture=architecture)
+    part = {name: collection[subtree] for name, collection in variables.items()
+            if subtree in collection}
+    loaded = pretrained.load_pretrained(part, source, architecture=architecture)
+    for name, collection in loaded.items():
+      variables[name] = {**variables[name], subtree: collection}
+  return variables
 
 
 def _pretrained_loader(config: ml_collections.ConfigDict):
@@ -57,10 +81,8 @@ def _pretrained_loader(config: ml_collections.ConfigDict):
                           variables, loaded)
     return load
   if config.pretrained:
-    from cnl_jax import pretrained  # pylint: disable=import-outside-toplevel
-    depth = create_model(config.model, 1).depth
-    return lambda variables: pretrained.load_pretrained(variables, config.pretrained,
-                                                        depth=depth)
+    backbones = create_model(config.model, 1, **config.model_overrides).pretrained_backbones
+    return lambda variables: _load_backbones(variables, config.pretrained, backbones)
   return None
 
 
@@ -96,7 +118,8 @@ def _mean_train_metrics(pending: list[tuple[int, dict[str, jax.Array]]]) -> dict
 
 def run_eval(method: Method, state: TrainState, config: ml_collections.ConfigDict,
              mesh, eval_step=None) -> dict[str, float]:
-  """Exact top-1, top-5 and mean loss over the whole test split (padding masked out)."""
+  """Exact top-1, top-5 and mean loss of every head over the whole test split (padding
+  masked out); the reported head's as 'top1', 'top5', 'loss', the others' as 'head/top1'."""
   from cnl_jax import data  # pylint: disable=import-outside-toplevel
   eval_step = eval_step or steps.make_eval_step(method, mesh)
   totals = None
@@ -109,8 +132,8 @@ def run_eval(method: Method, state: TrainState, config: ml_collections.ConfigDic
     totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
   totals = jax.device_get(totals)
   count = float(totals['count'])
-  return {'top1': float(totals['top1']) / count, 'top5': float(totals['top5']) / count,
-          'loss': float(totals['loss']) / count, 'count': count}
+  return {name: float(value) / count if name != 'count' else count
+          for name, value in totals.items()}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -133,7 +156,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   mesh = steps.create_mesh()
   method = build_method(config, info.num_classes)
   learning_rate_fn = create_learning_rate_fn(config, steps_per_epoch)
-  tx = create_optimizer(config, learning_rate_fn, method.updates_per_step)
+  tx = create_optimizer(config, learning_rate_fn, steps_per_epoch, method.updates_per_step,
+                        backbone_subtrees(method.model))
   checkpoints = Checkpoints(workdir, config.keep_checkpoints)
   resuming = checkpoints.latest_step() is not None
   state = steps.create_train_state(
@@ -152,7 +176,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       config.data, batch_size=config.batch_size // jax.process_count(),
       image_size=config.image_size, seed=config.seed, start_step=start_step,
       process_index=jax.process_index(), process_count=jax.process_count(),
-      dtype=config.dtype), mesh)
+      dtype=config.dtype, resize=config.eval_resize), mesh)
   eval_metrics = {}
   pending: list[tuple[int, dict[str, jax.Array]]] = []
   last_log = (start_step, time.perf_counter())
@@ -220,7 +244,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
                             'train first or pass the right --workdir.')
   mesh = steps.create_mesh()
   method = build_method(config, info.num_classes)
-  tx = create_optimizer(config, create_learning_rate_fn(config, 1), method.updates_per_step)
+  tx = create_optimizer(config, create_learning_rate_fn(config, 1), 1,
+                        method.updates_per_step, backbone_subtrees(method.model))
   state = steps.create_train_state(
       method, tx, config.seed, (1, config.image_size, config.image_size, 3), mesh)
   state, _ = checkpoints.restore(state, step)

@@ -19,7 +19,9 @@ Metrics = dict[str, jax.Array]
 class Method(Protocol):
   """The interface the shared train and eval steps call."""
 
+  model: nn.Module
   updates_per_step: int  # optimizer updates per batch; each calls `loss` with its index
+  reported_head: str     # the head of `predict` whose top-1 is the run's top-1
 
   def init(self, rng: jax.Array, images: jax.Array) -> dict[str, Any]:
     """Variables of the model for images shaped like `images`."""
@@ -28,14 +30,15 @@ class Method(Protocol):
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
     """(scalar loss, (new model state, metrics)) for one update on one batch."""
 
-  def predict(self, variables: dict[str, Any], images: jax.Array) -> jax.Array:
-    """Class logits [batch, num_classes] in eval mode."""
+  def predict(self, variables: dict[str, Any], images: jax.Array) -> dict[str, jax.Array]:
+    """Class logits [batch, num_classes] of every head, by head name, in eval mode."""
 
 
 class Classification:
   """Softmax cross-entropy on the model's logits: the CNL, NL and ResNet recipe."""
 
   updates_per_step = 1
+  reported_head = 'logits'
 
   def __init__(self, model: nn.Module, num_classes: int, label_smoothing: float = 0.0):
     self.model = model
@@ -59,8 +62,8 @@ class Classification:
     top1 = jnp.mean(jnp.argmax(logits, -1) == batch['label'])
     return loss, (new_state, {'loss': loss, 'top1': top1})
 
-  def predict(self, variables: dict[str, Any], images: jax.Array) -> jax.Array:
-    """Class logits [batch, num_classes] in eval mode."""
+  def predict(self, variables: dict[str, Any], images: jax.Array) -> dict[str, jax.Array]:
+    """{'logits': class logits [batch, num_classes]} in eval mode."""
     logits, _ = self.model.apply(variables, images, train=False)
-    return logits
+    return {'logits': logits}
 

@@ -1,4 +1,4 @@
-"""The learning-rate schedule of the released recipe: warmup, then step decay."""
+"""Learning-rate schedules: warmup, then step decay (the released CNL recipe) or a cosine."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps_per_epoch: 
   Warmup runs linearly from `warmup_start_lr` to `learning_rate` over `warmup_epochs`:
   per epoch as the released code does (`numpy.linspace(start, peak, warmup_epochs)[epoch]`,
   so the last warmup epoch already uses the peak), or per step when `warmup_per == 'step'`.
-  Afterwards the rate is `learning_rate * decay_factor ** (number of decay_epochs <= epoch)`.
-  Epochs are 0-based, as in the released training loop.
+  Afterwards, with `schedule == 'step'`, the rate is
+  `learning_rate * decay_factor ** (number of decay_epochs <= epoch)` (epochs 0-based, as in
+  the released training loop); with `schedule == 'cosine'` it is
+  `learning_rate * (1 + cos(pi * step / T)) / 2`, PyTorch's CosineAnnealingLR stepped per
+  batch, with T = `cosine_steps` (0: the run's number of steps), held at 0 after T.
   """
   peak, start = config.learning_rate, config.warmup_start_lr
   warmup_epochs = config.warmup_epochs
@@ -29,7 +32,11 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps_per_epoch: 
     else:
       progress = step / (warmup_epochs * steps_per_epoch)
     warmup = start + (peak - start) * jnp.minimum(progress, 1.0)
-    decayed = peak * config.decay_factor ** jnp.sum(epoch >= boundaries)
+    if config.schedule == 'cosine':
+      horizon = config.cosine_steps or config.num_epochs * steps_per_epoch
+      decayed = peak * 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(step / horizon, 1.0)))
+    else:
+      decayed = peak * config.decay_factor ** jnp.sum(epoch >= boundaries)
     return jnp.where(epoch < warmup_epochs, warmup, decayed)
 
   return learning_rate

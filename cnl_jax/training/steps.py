@@ -82,19 +82,29 @@ def make_train_step(method: Method, mesh: Mesh
 
 def make_eval_step(method: Method, mesh: Mesh
                    ) -> Callable[[TrainState, dict[str, jax.Array]], dict[str, jax.Array]]:
-  """(state, batch with 'mask') -> sums over the real examples: loss, top-1/top-5 hits, count."""
+  """(state, batch with 'mask') -> sums over the real examples: loss, top-1/top-5 hits, count.
 
-  def eval_step(state: TrainState, batch: dict[str, jax.Array]):
-    logits = method.predict(state.variables, batch['image']).astype(jnp.float32)
-    labels = batch['label']
-    mask = batch['mask'].astype(jnp.float32)
+  The reported head's sums are 'loss', 'top1', 'top5'; every other head's are prefixed with
+  its name ('part/top1').
+  """
+
+  def head_sums(logits: jax.Array, labels: jax.Array, mask: jax.Array) -> dict[str, jax.Array]:
+    logits = logits.astype(jnp.float32)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    k = min(5, logits.shape[-1])
-    top_k = jax.lax.top_k(logits, k)[1]
+    top_k = jax.lax.top_k(logits, min(5, logits.shape[-1]))[1]
     hits_top5 = jnp.any(top_k == labels[:, None], axis=-1)
     hits_top1 = top_k[:, 0] == labels
     return {'loss': jnp.sum(loss * mask), 'top1': jnp.sum(hits_top1 * mask),
-            'top5': jnp.sum(hits_top5 * mask), 'count': jnp.sum(mask)}
+            'top5': jnp.sum(hits_top5 * mask)}
+
+  def eval_step(state: TrainState, batch: dict[str, jax.Array]):
+    mask = batch['mask'].astype(jnp.float32)
+    sums = {'count': jnp.sum(mask)}
+    for head, logits in method.predict(state.variables, batch['image']).items():
+      prefix = '' if head == method.reported_head else f'{head}/'
+      sums.update({prefix + name: value
+                   for name, value in head_sums(logits, batch['label'], mask).items()})
+    return sums
 
   return jax.jit(eval_step, in_shardings=(replicated(mesh), batch_sharding(mesh)),
                  out_shardings=replicated(mesh))

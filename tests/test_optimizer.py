@@ -1,0 +1,77 @@
+"""The optimizer: one SGD group by default; a backbone group with its own rate and freeze."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from cnl_jax.training.optimizer import create_optimizer
+from configs import default
+
+STEPS_PER_EPOCH = 3
+
+
+def params():
+  return {'backbone': {'kernel': jnp.ones((2, 3))}, 'head': {'kernel': jnp.ones((3,))}}
+
+
+def run(config, updates, updates_per_step=1, backbone=('backbone',)):
+  """Parameters and optimizer state after each of `updates` updates with unit gradients."""
+  tx = create_optimizer(config, lambda step: 0.1 * (step + 1), STEPS_PER_EPOCH,
+                        updates_per_step, backbone)
+  values, state = params(), None
+  state = tx.init(values)
+  history = []
+  for _ in range(updates):
+    grads = jax.tree.map(jnp.ones_like, values)
+    update, state = tx.update(grads, state, values)
+    values = optax.apply_updates(values, update)
+    history.append((values, state))
+  return history
+
+
+def momentum_of(state, group):
+  """The momentum buffers of one group in a multi_transform state."""
+  inner = state.inner_states[group].inner_state
+  buffers = [leaf for leaf in jax.tree.leaves(inner) if leaf.ndim > 0]
+  assert buffers, inner
+  return buffers
+
+
+def test_frozen_backbone_keeps_params_and_momentum_while_the_head_learns():
+  config = default.get_config()
+  config.freeze_backbone_epochs = 2
+  history = run(config, 2 * STEPS_PER_EPOCH + 1)
+  frozen_values, frozen_state = history[2 * STEPS_PER_EPOCH - 1]
+  np.testing.assert_array_equal(frozen_values['backbone']['kernel'], params()['backbone']['kernel'])
+  for buffer in momentum_of(frozen_state, 'backbone'):
+    np.testing.assert_array_equal(buffer, np.zeros_like(buffer))
+  assert not np.allclose(frozen_values['head']['kernel'], params()['head']['kernel'])
+  thawed_values, _ = history[-1]
+  assert not np.allclose(thawed_values['backbone']['kernel'], params()['backbone']['kernel'])
+
+
+def test_backbone_rate_is_the_factor_times_the_schedule_at_the_batch_step():
+  config = default.get_config()
+  config.momentum, config.weight_decay = 0.0, 0.0
+  config.backbone_learning_rate_factor, config.freeze_backbone_epochs = 0.1, 1
+  updates_per_step = 2
+  history = run(config, 2 * STEPS_PER_EPOCH * updates_per_step, updates_per_step)
+  first_thawed = STEPS_PER_EPOCH * updates_per_step  # update index of the first backbone move
+  before, _ = history[first_thawed - 1]
+  after, _ = history[first_thawed]
+  batch_step = first_thawed // updates_per_step
+  step_size = float(before['backbone']['kernel'][0, 0] - after['backbone']['kernel'][0, 0])
+  assert step_size == pytest.approx(0.1 * 0.1 * (batch_step + 1), rel=1e-5)
+  head_step = float(before['head']['kernel'][0] - after['head']['kernel'][0])
+  assert head_step == pytest.approx(0.1 * (batch_step + 1), rel=1e-5)
+
+
+def test_one_group_without_a_backbone_is_plain_sgd_with_coupled_decay():
+  config = default.get_config()
+  config.momentum, config.weight_decay = 0.0, 0.5
+  (values, _), = run(config, 1, backbone=())
+  # w - lr * (grad + decay * w) = 1 - 0.1 * (1 + 0.5)
+  np.testing.assert_allclose(values['backbone']['kernel'], 0.85, rtol=1e-6)
+  np.testing.assert_allclose(values['head']['kernel'], 0.85, rtol=1e-6)
