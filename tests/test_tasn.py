@@ -1,15 +1,21 @@
 """TASN's objective and train step: the distillation formula, where gradients flow, the loss
 falls, one compilation."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from PIL import Image
 
+from cnl_jax import visualize
 from cnl_jax.models.tasn import TASN
+from cnl_jax.trained_run import TrainedRun
 from cnl_jax.training import steps
 from cnl_jax.training.tasn import TASNMethod, distillation_loss
+from configs import tasn_demo
 
 COMPILE_EVENT = '/jax/core/compile/backend_compile_duration'
 NUM_CLASSES = 4
@@ -96,3 +102,23 @@ def test_train_step_compiles_once(few_steps):
   assert first >= 1, compiled  # the listener sees compilations at all
   assert compiled[first:] == [], compiled[first:]
   assert train_step._cache_size() == 1
+
+
+def test_visualize_shows_maps_and_sampled_images(few_steps, tmp_path):
+  *_, method, state = few_steps
+  config = tasn_demo.get_config()
+  config.model_overrides = dict(sample_size=32, attention_width=4, part_depth=18, part_width=4)
+  config.image_size = config.eval_resize = 40
+  run = TrainedRun(config, tuple('abcd'), {'params': state.params, **state.model_state})
+  image = np.random.default_rng(0).integers(0, 255, (50, 60, 3), np.uint8)
+  Image.fromarray(image).save(tmp_path / 'bird.png')
+  paths = visualize.visualize_sampling(run, str(tmp_path / 'bird.png'), str(tmp_path / 'out'))
+  assert [os.path.basename(path) for path in paths] == [
+      'structure_map.png', 'detail_map.png', 'structure_image.png', 'detail_image.png',
+      'grid.png']
+  size = visualize.MIN_DISPLAY_SIZE
+  for path in paths:
+    with Image.open(path) as shown:
+      assert shown.size == ((5 * size, size) if path.endswith('grid.png') else (size, size))
+  outputs = run.model_outputs(np.zeros((1, 40, 40, 3), np.float32))
+  assert outputs['structure_images'].shape == outputs['detail_images'].shape == (1, 32, 32, 3)

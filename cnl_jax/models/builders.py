@@ -9,6 +9,7 @@ from typing import Any
 import flax.linen as nn
 
 from cnl_jax.models.resnet import ARCHITECTURES, CNLPlacement, ResNet
+from cnl_jax.models.tasn import TASN
 
 # Where the paper's released code attaches its blocks (0-based block indices). NL blocks sit
 # after the same blocks that feed the CNL responses (PAPER.md: the counts pin the stages).
@@ -44,7 +45,12 @@ def _resnet_presets() -> dict[str, Preset]:
   return presets
 
 
-MODELS: dict[str, Preset] = _resnet_presets()
+MODELS: dict[str, Preset] = {
+    **_resnet_presets(),
+    # TASN.md: ResNet-18 attention net, ResNet-50 part/master net (depths and widths are
+    # attributes, so a demo overrides them).
+    'tasn_resnet50': Preset(TASN, {}, 'tasn'),
+}
 
 
 def create_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:

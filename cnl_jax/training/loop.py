@@ -23,6 +23,7 @@ from cnl_jax.training.optimizer import backbone_subtrees, create_optimizer
 from cnl_jax.training.run_config import save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
 from cnl_jax.training.state import TrainState
+from cnl_jax.training.tasn import TASNMethod
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -33,6 +34,7 @@ class NonFiniteLossError(FloatingPointError):
 METHODS: dict[str, Callable[[Any, int, ml_collections.ConfigDict], Method]] = {
     'classification': lambda model, num_classes, config: Classification(
         model, num_classes, config.label_smoothing),
+    'tasn': lambda model, num_classes, config: TASNMethod(model, num_classes),
 }
 
 
