@@ -9,5 +9,6 @@ from configs import demo
 def get_config():
   config = demo.get_config()
   config.model = 'tasn_resnet50'
-  config.model_overrides = dict(sample_size=32, attention_width=8, part_width=8)
+  config.model_overrides = dict(sample_size=48, attention_width=8, part_depth=18,
+                                part_width=16)
   return config

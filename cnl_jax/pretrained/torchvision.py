@@ -36,6 +36,7 @@ _LEAVES = {
 }
 _COLLECTIONS = ('params', 'batch_stats')
 _HEAD = ('params', 'head', 'kernel')
+_STEM = ('params', 'stem_conv', 'kernel')
 
 
 def torchvision_name(collection: str, path: tuple[str, ...]) -> str | None:
@@ -83,9 +84,10 @@ class LoadReport:
   Attributes:
     loaded: tensors copied into the model.
     ignored: `num_batches_tracked` tensors skipped.
-    head_loaded: whether `fc` became the classifier; False when the class counts differ.
+    head_loaded: whether `fc` became the classifier; False when the class counts differ or
+      the model has no classifier (a backbone inside a larger model, e.g. TASN's).
     kept_at_init: top-level Flax modules left at their init (NL/CNL blocks, a skipped head).
-    classes: (state dict's, model's) class counts.
+    classes: (state dict's, model's) class counts; the model's is 0 without a classifier.
   """
   loaded: int
   ignored: int
@@ -95,6 +97,7 @@ class LoadReport:
 
   def __str__(self) -> str:
     head = ('fc loaded as the classifier' if self.head_loaded else
+            'fc skipped: the model has no classifier' if not self.classes[1] else
             f'fc skipped: it has {self.classes[0]} classes, the model {self.classes[1]}')
     kept = ', '.join(self.kept_at_init) or 'nothing'
     return (f'loaded {self.loaded} tensors ({self.ignored} num_batches_tracked ignored); '
@@ -146,9 +149,9 @@ def convert_torchvision_state_dict(variables: Variables, state_dict: StateDict
   CNL blocks keep their init. Values are cast to the dtype of the variable they replace.
   """
   flat = traverse_util.flatten_dict({c: variables[c] for c in _COLLECTIONS if c in variables})
-  if _HEAD not in flat:
+  if _STEM not in flat:
     raise ValueError('Expected the variables of a cnl_jax ResNet (`model.init(...)`), got '
-                     f'collections {list(variables)} without {"/".join(_HEAD)}.')
+                     f'collections {list(variables)} without {"/".join(_STEM)}.')
   targets, kept = {}, []  # torchvision key -> Flax key; Flax modules torchvision lacks
   for key in flat:
     name = torchvision_name(key[0], key[1:])
@@ -157,11 +160,13 @@ def convert_torchvision_state_dict(variables: Variables, state_dict: StateDict
     else:
       targets[name] = key
 
-  in_features, classes = flat[_HEAD].shape
+  in_features, classes = flat[_HEAD].shape if _HEAD in flat else (None, 0)
   fc = state_dict.get('fc.weight')
   fc_classes = int(np.shape(fc)[0]) if fc is not None else classes
+  if fc is not None and _HEAD not in flat:  # ResNet(classifier=False): fc has nowhere to go
+    known = [*targets, 'fc.weight', 'fc.bias']
   # Another class count is a new task, not an error; other in-features are another depth.
-  if fc is not None and np.shape(fc)[1:] == (in_features,) and fc_classes != classes:
+  elif fc is not None and np.shape(fc)[1:] == (in_features,) and fc_classes != classes:
     targets = {name: key for name, key in targets.items() if key[1] != 'head'}
     known = [*targets, 'fc.weight', 'fc.bias']
     kept.append('head')
@@ -182,7 +187,8 @@ def convert_torchvision_state_dict(variables: Variables, state_dict: StateDict
     flat[key] = jnp.asarray(_to_flax(key[-1], np.asarray(state_dict[name])),
                             dtype=flat[key].dtype)
   report = LoadReport(loaded=len(targets), ignored=len(state_dict) - len(given),
-                      head_loaded='head' not in kept, kept_at_init=tuple(dict.fromkeys(kept)),
+                      head_loaded=_HEAD in flat and 'head' not in kept,
+                      kept_at_init=tuple(dict.fromkeys(kept)),
                       classes=(fc_classes, classes))
   return {**variables, **traverse_util.unflatten_dict(flat)}, report
 
