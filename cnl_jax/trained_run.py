@@ -78,8 +78,11 @@ def load_run(workdir: str, step: int | None = None) -> TrainedRun:
 
 def read_image(run: TrainedRun, path: str) -> np.ndarray:
   """The image file at `path` through the run's eval transform: [size, size, 3]."""
-  from cnl_jax.data.image_files import read_eval_image  # pylint: disable=import-outside-toplevel
-  return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype)
+  # pylint: disable=import-outside-toplevel
+  from cnl_jax.data.config import augmentation
+  from cnl_jax.data.image_files import read_eval_image
+  return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype,
+                         augmentation(run.config.data).resize_mode)
 
 
 def load_run_or_exit(parser: argparse.ArgumentParser, workdir: str) -> TrainedRun:
