@@ -1,20 +1,26 @@
 """Parameter and MAC counts of a model, under the paper's convention and XLA's.
 
 Usage: python -m cnl_jax.summary --model resnet50_5cnl --num-classes 200 --image-size 448
+       python -m cnl_jax.summary --model rmg_pmsi_mobilenetv2 --override stem_stride=2
+       python -m cnl_jax.summary --model tasn_resnet50 --image-size 512 --graph train
 
 The paper (Table 2) counts multiply-accumulates of convolutions and the classifier only,
 counts CNL's shared theta once per response (its released code recomputes it per
 response), and leaves out the attention products; those are listed separately here.
+`--graph train` counts the training forward pass, which differs from the test pass for
+models with training-only branches (TASN's heads); batch statistics and dropout are live.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import json
 import math
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -41,6 +47,8 @@ class ModelSummary:
   model: str
   num_classes: int
   image_size: tuple[int, int]
+  graph: str            # 'test' (eval mode) or 'train'
+  overrides: dict[str, Any]
   params: int
   macs_paper: int       # conv + dense, CNL theta counted once per response
   macs_attention: int   # the two matrix products of every NL / CNL attention
@@ -61,7 +69,17 @@ def _attention_macs(query: jax.Array, key: jax.Array, value: jax.Array) -> int:
   return batch * queries * key.shape[1] * (dim + value.shape[-1])
 
 
-def count_macs(model: nn.Module, variables, images: jax.ShapeDtypeStruct) -> tuple[int, int]:
+def _forward(model: nn.Module, graph: str):
+  """(variables, images) -> outputs of the test or the training forward pass."""
+  if graph == 'test':
+    return lambda variables, images: model.apply(variables, images, train=False)
+  rngs = {name: jax.random.key(index) for index, name in enumerate(('dropout', 'sampling'))}
+  return lambda variables, images: model.apply(variables, images, train=True, rngs=rngs,
+                                               mutable=['batch_stats'])
+
+
+def count_macs(model: nn.Module, variables, images: jax.ShapeDtypeStruct, graph: str = 'test'
+               ) -> tuple[int, int]:
   """(paper-convention conv + dense MACs, attention MACs), traced abstractly (no compute)."""
   layer_macs: dict[tuple[str, ...], int] = {}
   multiplicity: dict[tuple[str, ...], int] = {}
@@ -82,28 +100,43 @@ def count_macs(model: nn.Module, variables, images: jax.ShapeDtypeStruct) -> tup
     return output
 
   with nn.intercept_methods(record):
-    jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables, images)
+    jax.eval_shape(_forward(model, graph), variables, images)
   paper = sum(macs * multiplicity.get(path, 1) for path, macs in layer_macs.items())
   return paper, sum(attention)
 
 
-def summarize(name: str, num_classes: int, image_size: Sequence[int]) -> ModelSummary:
-  """Counts parameters and MACs of a named model for one image of `image_size`."""
-  model = create_model(name, num_classes)
+def summarize(name: str, num_classes: int, image_size: Sequence[int], graph: str = 'test',
+              overrides: dict[str, Any] | None = None) -> ModelSummary:
+  """Counts parameters and MACs of a named model (with `overrides` of its attributes) for
+  one image of `image_size`, in its test or training forward pass."""
+  overrides = overrides or {}
+  model = create_model(name, num_classes, **overrides)
   images = jax.ShapeDtypeStruct((1, *image_size, 3), jnp.float32)
-  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), images)
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), images)
   params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(variables['params']))
-  macs_paper, macs_attention = count_macs(model, variables, images)
-  cost = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(
-      variables, images).cost_analysis()
-  return ModelSummary(name, num_classes, tuple(image_size), params, macs_paper,
-                      macs_attention, float(cost['flops']))
+  macs_paper, macs_attention = count_macs(model, variables, images, graph)
+  cost = jax.jit(_forward(model, graph)).lower(variables, images).cost_analysis()
+  return ModelSummary(name, num_classes, tuple(image_size), graph, overrides, params,
+                      macs_paper, macs_attention, float(cost['flops']))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+  """'stem_stride=2' -> ('stem_stride', 2); a value that is no Python literal stays a string."""
+  key, separator, value = text.partition('=')
+  if not separator or not key:
+    raise argparse.ArgumentTypeError(f'{text!r} is not of the form attribute=value.')
+  try:
+    return key, ast.literal_eval(value)
+  except (ValueError, SyntaxError):
+    return key, value
 
 
 def _format(summary: ModelSummary, compare_paper: bool) -> str:
   height, width = summary.image_size
+  settings = ''.join(f', {key}={value!r}' for key, value in summary.overrides.items())
   lines = [
-      f'{summary.model} ({summary.num_classes} classes, {height}x{width} input)',
+      f'{summary.model} ({summary.num_classes} classes, {height}x{width} input, '
+      f'{summary.graph} graph{settings})',
       f'  trainable parameters      {summary.params:>16,}',
       f'  MACs, paper convention    {summary.macs_paper:>16,}  (conv + fc)',
       f'  MACs, attention products  {summary.macs_attention:>16,}',
@@ -132,6 +165,11 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser.add_argument('--num-classes', type=int, default=200)
   parser.add_argument('--image-size', type=int, nargs='+', default=[448],
                       help='one side, or height and width')
+  parser.add_argument('--graph', choices=('test', 'train'), default='test',
+                      help='the eval-mode forward pass, or the training one')
+  parser.add_argument('--override', type=parse_override, action='append', default=[],
+                      metavar='ATTRIBUTE=VALUE',
+                      help='set a model attribute, e.g. stem_stride=2 (repeatable)')
   parser.add_argument('--json', action='store_true', help='print one JSON object')
   parser.add_argument('--compare-paper', action='store_true',
                       help="print the paper's Table 2 beside our figures")
@@ -140,8 +178,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.error('--image-size takes one side or height and width')
   image_size = args.image_size * (3 - len(args.image_size))
   try:
-    summary = summarize(args.model, args.num_classes, image_size)
-  except ValueError as error:
+    summary = summarize(args.model, args.num_classes, image_size, args.graph,
+                        dict(args.override))
+  except (ValueError, TypeError) as error:
     parser.exit(2, f'error: {error}\n')
   if args.json:
     print(json.dumps(dataclasses.asdict(summary)))

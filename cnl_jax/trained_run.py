@@ -14,6 +14,7 @@ import ml_collections
 import numpy as np
 
 from cnl_jax.models import ATTENTION_MAPS
+from cnl_jax.models.tasn import TASN
 from cnl_jax.training.checkpoints import Checkpoints
 from cnl_jax.training.loop import build_method
 from cnl_jax.training.methods import Method
@@ -32,12 +33,25 @@ class TrainedRun:
     self._predict = jax.jit(self.method.predict)
     self._attend = jax.jit(lambda variables, images: self.method.model.apply(
         variables, images, train=False, mutable=[ATTENTION_MAPS])[1].get(ATTENTION_MAPS, {}))
+    self._outputs = jax.jit(lambda variables, images: self.method.model.apply(
+        variables, images, train=False)[1])
+
+  @property
+  def samples_images(self) -> bool:
+    """Whether the model is TASN: its outputs hold sampling maps and sampled images."""
+    return isinstance(self.method.model, TASN)
 
   def logits(self, images: np.ndarray) -> np.ndarray:
     """The reported head's class logits [batch, num_classes] (float32) of eval-transformed
     images."""
     heads = self._predict(self.variables, images)
     return np.asarray(heads[self.method.reported_head], np.float32)
+
+  def model_outputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
+    """The model's second output in eval mode, e.g. TASN's 'structure_map', 'detail_map'
+    [batch, height, width] and 'structure_images', 'detail_images' [batch, size, size, 3]."""
+    return {name: np.asarray(value) for name, value in
+            self._outputs(self.variables, images).items()}
 
   def attention_maps(self, images: np.ndarray) -> dict[str, np.ndarray]:
     """Every attention map by module path ('cnl/attention_0', 'res3_1_nonlocal/attention'):
@@ -64,8 +78,11 @@ def load_run(workdir: str, step: int | None = None) -> TrainedRun:
 
 def read_image(run: TrainedRun, path: str) -> np.ndarray:
   """The image file at `path` through the run's eval transform: [size, size, 3]."""
-  from cnl_jax.data.image_files import read_eval_image  # pylint: disable=import-outside-toplevel
-  return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype)
+  # pylint: disable=import-outside-toplevel
+  from cnl_jax.data.config import augmentation
+  from cnl_jax.data.image_files import read_eval_image
+  return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype,
+                         augmentation(run.config.data).resize_mode)
 
 
 def load_run_or_exit(parser: argparse.ArgumentParser, workdir: str) -> TrainedRun:

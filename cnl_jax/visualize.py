@@ -1,4 +1,4 @@
-"""Attention maps of a trained CNL or NL run, overlaid on an image.
+"""Attention maps of a trained CNL, NL or TASN run, overlaid on an image.
 
 Usage: python -m cnl_jax.visualize --workdir runs/demo --image bird.jpg \
     [--query ROW,COL ...] [--output runs/demo/attention]
@@ -12,6 +12,11 @@ centers of the four quarters, a fixed choice that is comparable between images a
 
 Writes `<map>_q<row>_<col>.png` per map and query, and `grid.png`: one row per query, the
 image with the query marked (a ring) followed by each map in module order.
+
+TASN runs (no queries) show what steers the sampler and what it samples, in eval mode:
+`structure_map.png` and `detail_map.png` (the test-time detail map is the sum of all
+trilinear maps; the training map is one random part) over the image, the sampled
+`structure_image.png` and `detail_image.png`, and `grid.png`: the image and these four.
 """
 
 from __future__ import annotations
@@ -125,6 +130,32 @@ def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int
   return [*written, grid_path]
 
 
+def visualize_sampling(run: TrainedRun, image_path: str, output: str) -> list[str]:
+  """Writes TASN's maps and sampled images (see the module docstring); returns their paths."""
+  image = read_image(run, image_path)
+  outputs = run.model_outputs(image[None])
+  size = max(run.config.image_size, MIN_DISPLAY_SIZE)
+  shown = lambda array: Image.fromarray(to_pixels(array)).resize(
+      (size, size), Image.Resampling.BILINEAR)
+  pixels = np.asarray(shown(image))
+  panels = {'structure_map': overlay(pixels, outputs['structure_map'][0]),
+            'detail_map': overlay(pixels, outputs['detail_map'][0]),
+            'structure_image': shown(outputs['structure_images'][0]),
+            'detail_image': shown(outputs['detail_images'][0])}
+  os.makedirs(output, exist_ok=True)
+  grid = Image.new('RGB', (size * (1 + len(panels)), size))
+  grid.paste(Image.fromarray(pixels), (0, 0))
+  written = []
+  for column, (name, panel) in enumerate(panels.items(), 1):
+    path = os.path.join(output, f'{name}.png')
+    panel.save(path)
+    written.append(path)
+    grid.paste(panel, (column * size, 0))
+  grid_path = os.path.join(output, 'grid.png')
+  grid.save(grid_path)
+  return [*written, grid_path]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
@@ -134,14 +165,24 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--output', help='Folder for the PNGs (default: WORKDIR/attention).')
   args = parser.parse_args(argv)
   run = load_run_or_exit(parser, args.workdir)
+  output = args.output or os.path.join(args.workdir, 'attention')
+  if run.samples_images:
+    if args.query:
+      parser.error(f'--query does not apply to {run.config.model!r}: TASN shows its sampling '
+                   'maps and sampled images, which have no query.')
+    try:
+      paths = visualize_sampling(run, args.image, output)
+    except ValueError as error:  # an unreadable image
+      parser.exit(1, f'{error}\n')
+    print('\n'.join(paths))
+    return 0
   try:
     queries = ([parse_query(text, run.config.image_size) for text in args.query]
                if args.query else default_queries(run.config.image_size))
   except ValueError as error:
     parser.error(str(error))
   try:
-    paths = visualize(run, args.image, queries,
-                      args.output or os.path.join(args.workdir, 'attention'))
+    paths = visualize(run, args.image, queries, output)
   except ValueError as error:  # an unreadable image, or a model without attention
     parser.exit(1, f'{error}\n')
   print('\n'.join(paths))

@@ -409,3 +409,25 @@ def test_rmg_pmsi_config_loads_mobilenet_v2_into_the_backbone_only(tmp_path):
   np.testing.assert_array_equal(loaded['batch_stats']['backbone']['last']['bn']['var'],
                                 weights['features.18.1.running_var'])
   assert loaded['params']['smooth1'] is variables['params']['smooth1']
+
+
+def test_tasn_backbones_without_classifier_load(tmp_path):
+  """TASN's attention net (stride 8) and part net have no classifier: torchvision's fc is
+  left out and every backbone tensor is loaded."""
+  from safetensors.numpy import save_file
+  from cnl_jax.training.loop import _load_backbones
+  model = cnl_jax.create_model('tasn_resnet50', 3, part_depth=18, sample_size=32)
+  variables = jax.device_get(jax.eval_shape(
+      lambda: model.init(jax.random.key(0), jnp.zeros((1, 40, 40, 3)), train=False)))
+  variables = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), variables)
+  weights = state_dict(18)
+  save_file(weights, str(tmp_path / 'resnet18.safetensors'))
+  loaded = _load_backbones(variables, str(tmp_path / 'resnet18.safetensors'),
+                           {'attention_net': 'resnet18', 'part_net': 'resnet18'})
+  for subtree in ('attention_net', 'part_net'):
+    np.testing.assert_array_equal(loaded['params'][subtree]['res5_1']['conv2']['kernel'],
+                                  weights['layer4.1.conv2.weight'].transpose(2, 3, 1, 0))
+  assert not np.any(loaded['params']['fc_shared']['kernel'])
+  _, report = pretrained.convert_torchvision_state_dict(
+      {name: tree['part_net'] for name, tree in variables.items()}, weights)
+  assert not report.head_loaded and 'no classifier' in str(report)

@@ -147,3 +147,15 @@ def test_width_scales_every_stage():
   variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), images)
   _, features = jax.eval_shape(lambda v, x: model.apply(v, x), variables, images)
   assert [features[f'res{stage}_0'].shape[-1] for stage in (2, 3, 4, 5)] == [16, 32, 64, 128]
+
+
+def test_stage_strides_and_no_classifier_keep_the_backbone_parameters():
+  images = jax.ShapeDtypeStruct((1, 224, 224, 3), jnp.float32)
+  shapes = {}
+  for kwargs in ({}, dict(stage_strides=(1, 1, 2, 1), classifier=False)):
+    model = cnl_jax.create_model('resnet18', 10, **kwargs)
+    variables = jax.eval_shape(lambda x, m=model: m.init(jax.random.key(0), x), images)
+    shapes[bool(kwargs)] = (variables, jax.eval_shape(model.apply, variables, images))
+  (with_head, _), (backbone, (pooled, features)) = shapes[False], shapes[True]
+  assert with_head['params'].pop('head') and with_head == backbone
+  assert pooled.shape == (1, 512) and features['res5_1'].shape == (1, 28, 28, 512)

@@ -55,3 +55,20 @@ def test_unknown_model_is_a_usage_error(capsys):
   with pytest.raises(SystemExit):
     summary.main(['--model', 'resnet51'])
   assert 'invalid choice' in capsys.readouterr().err
+
+
+def test_overrides_reach_the_model_and_the_train_graph_is_counted(capsys):
+  summary.main(['--model', 'resnet18', '--num-classes', '10', '--image-size', '64', '--json',
+                '--override', 'width=32', '--graph', 'train'])
+  result = json.loads(capsys.readouterr().out)
+  narrow = summary.summarize('resnet18', 10, (64, 64), 'test', {'width': 32})
+  assert result['overrides'] == {'width': 32} and result['graph'] == 'train'
+  assert result['params'] == narrow.params < 11_181_642
+  # A ResNet has no training-only branch: both graphs make the same convs.
+  assert result['macs_paper'] == narrow.macs_paper
+
+
+def test_malformed_override_is_a_usage_error(capsys):
+  with pytest.raises(SystemExit):
+    summary.main(['--model', 'resnet18', '--override', 'width'])
+  assert 'attribute=value' in capsys.readouterr().err

@@ -11,6 +11,7 @@ import flax.linen as nn
 from cnl_jax.models.mobilenet_v2 import MobileNetV2
 from cnl_jax.models.resnet import ARCHITECTURES, CNLPlacement, ResNet
 from cnl_jax.models.rmg_pmsi import RMGPMSI
+from cnl_jax.models.tasn import TASN
 
 # Where the paper's released code attaches its blocks (0-based block indices). NL blocks sit
 # after the same blocks that feed the CNL responses (PAPER.md: the counts pin the stages).
@@ -46,12 +47,15 @@ def _resnet_presets() -> dict[str, Preset]:
   return presets
 
 
-MODELS: dict[str, Preset] = _resnet_presets()
-# RMG-PMSI (RMG_PMSI.md): torchvision's MobileNetV2, and the released network on it.
-MODELS.update({
+MODELS: dict[str, Preset] = {
+    **_resnet_presets(),
+    # TASN.md: ResNet-18 attention net, ResNet-50 part/master net (depths and widths are
+    # attributes, so a demo overrides them).
+    'tasn_resnet50': Preset(TASN, {}, 'tasn'),
+    # RMG_PMSI.md: torchvision's MobileNetV2, and the released RMG-PMSI network on it.
     'mobilenet_v2': Preset(MobileNetV2, {}),
-    'rmg_pmsi_mobilenetv2': Preset(RMGPMSI, {}, method='progressive'),
-})
+    'rmg_pmsi_mobilenetv2': Preset(RMGPMSI, {}, 'progressive'),
+}
 
 
 def create_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:

@@ -8,6 +8,7 @@ attach to blocks by these names.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,6 +93,8 @@ ARCHITECTURES: dict[int, Architecture] = {
 
 # Each stage halves the resolution (res2 by the stem's max-pool); the stem conv halves it too.
 TOTAL_STRIDE = 32
+# Strides of the first block of res2..res5 (res2's input is already halved by the max-pool).
+STAGE_STRIDES = (1, 2, 2, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +106,13 @@ class BlockSpec:
   out_channels: int
 
 
-def block_specs(depth: int, width: int = 64) -> tuple[BlockSpec, ...]:
+def block_specs(depth: int, width: int = 64,
+                stage_strides: tuple[int, int, int, int] = STAGE_STRIDES
+                ) -> tuple[BlockSpec, ...]:
   """Every residual block of a ResNet depth in order, named `res{stage}_{index}`.
 
   `width` is the stem's and res2's channel count (64 in every torchvision ResNet); each
-  later stage doubles it.
+  later stage doubles it. `stage_strides` are the strides of each stage's first block.
   """
   if depth not in ARCHITECTURES:
     raise ValueError(f'ResNet depth must be one of {sorted(ARCHITECTURES)}, got {depth}.')
@@ -116,7 +121,7 @@ def block_specs(depth: int, width: int = 64) -> tuple[BlockSpec, ...]:
   for stage_index, size in enumerate(arch.stage_sizes):
     features = width * 2 ** stage_index
     for index in range(size):
-      stride = 2 if index == 0 and stage_index > 0 else 1
+      stride = stage_strides[stage_index] if index == 0 else 1
       specs.append(BlockSpec(f'res{stage_index + 2}_{index}', features, stride,
                              features * arch.block.expansion))
   return tuple(specs)
@@ -146,6 +151,10 @@ class ResNet(nn.Module):
     dropout_rate: dropout before the classifier (0.5 in the paper's code).
     dtype: compute dtype; param_dtype: parameter dtype (BN statistics stay float32).
     attention_implementation: passed to every NL and CNL attention ('xla', 'cudnn', 'auto').
+    stage_strides: strides of the first block of res2..res5; TASN's attention net uses
+      (1, 1, 2, 1) for a stride-8 res5 (the parameters do not change).
+    classifier: False leaves out dropout and the classifier; the first output is then the
+      pooled features [batch, channels] (a backbone inside a larger model).
   """
   depth: int
   num_classes: int
@@ -158,6 +167,8 @@ class ResNet(nn.Module):
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
   attention_implementation: Implementation = None
+  stage_strides: tuple[int, int, int, int] = STAGE_STRIDES
+  classifier: bool = True
 
   @property
   def pretrained_backbones(self) -> dict[str, str]:
@@ -168,7 +179,7 @@ class ResNet(nn.Module):
   def __call__(self, images: jax.Array, *, train: bool = False
                ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """images [batch, height, width, 3] -> (logits [batch, num_classes], features)."""
-    specs = block_specs(self.depth, self.width)
+    specs = block_specs(self.depth, self.width, self.stage_strides)
     self._check(images, specs)
     out_channels = {spec.name: spec.out_channels for spec in specs}
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
@@ -199,6 +210,8 @@ class ResNet(nn.Module):
 
     x = jnp.mean(x, axis=(1, 2))
     features['pooled'] = x
+    if not self.classifier:
+      return x, features
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     logits = nn.Dense(self.num_classes, kernel_init=_dense_init, name='head', **common)(x)
     return logits.astype(jnp.float32), features
@@ -206,10 +219,11 @@ class ResNet(nn.Module):
   def _check(self, images: jax.Array, specs: tuple[BlockSpec, ...]) -> None:
     if images.ndim != 4 or images.shape[-1] != 3:
       raise ValueError(f'ResNet takes images [batch, height, width, 3], got {images.shape}.')
-    if min(images.shape[1:3]) < TOTAL_STRIDE:
+    total_stride = 4 * math.prod(self.stage_strides)
+    if min(images.shape[1:3]) < total_stride:
       raise ValueError(
           f'Images of {images.shape[1]}x{images.shape[2]} are too small: ResNet taps down to '
-          f'1/{TOTAL_STRIDE} resolution, so height and width must be at least {TOTAL_STRIDE}.')
+          f'1/{total_stride} resolution, so height and width must be at least {total_stride}.')
     order = [spec.name for spec in specs]
     named = list(self.nonlocal_after)
     if self.cnl is not None:

@@ -24,6 +24,7 @@ from cnl_jax.training.progressive import create_progressive
 from cnl_jax.training.run_config import save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
 from cnl_jax.training.state import TrainState
+from cnl_jax.training.tasn import TASNMethod
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -35,6 +36,7 @@ METHODS: dict[str, Callable[[Any, int, ml_collections.ConfigDict], Method]] = {
     'classification': lambda model, num_classes, config: Classification(
         model, num_classes, config.label_smoothing),
     'progressive': create_progressive,
+    'tasn': lambda model, num_classes, config: TASNMethod(model, num_classes),
 }
 
 
