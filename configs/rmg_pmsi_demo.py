@@ -1,9 +1,12 @@
 """The embedded demo with RMG-PMSI: a narrow MobileNetV2 and heads on the synthetic set.
 
-No download; trains in a few minutes on 2 CPU cores (the figures and the command are in
-the README):
+No download. Measured once on the project's 2-core CPU machine while two other training
+runs shared the cores: 6 min 48 s wall for 6 epochs (372 batches, 4 updates each), test
+top-1 of 'mix' (the reported head) 22.0% (top-5 73.0%); concat head 24.4%, stage 1 17.6%,
+stage 2 14.8%, stage 3 15.0% (chance 5%). Far below the CNL demo: from scratch at 32 px the
+mosaics of depth 3 are 4 px cells, and each batch costs four passes.
 
-  python main.py --config configs/rmg_pmsi_demo.py --workdir /tmp/rmg_demo
+  time python main.py --config configs/rmg_pmsi_demo.py --workdir /tmp/rmg_demo
 """
 
 import ml_collections

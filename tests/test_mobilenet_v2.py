@@ -1,11 +1,12 @@
 """MobileNetV2: torchvision's widths, sizes and parameter counts; the stem stride option."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnl_jax.models.mobilenet_v2 import MobileNetV2, block_specs, make_divisible
+from cnl_jax.models.mobilenet_v2 import DepthwiseConv, MobileNetV2, block_specs, make_divisible
 
 
 def shapes(model, size):
@@ -54,3 +55,15 @@ def test_bfloat16_compute():
 def test_bad_stem_stride_is_named():
   with pytest.raises(ValueError, match='stem_stride must be 1 or 2, got 4'):
     shapes(MobileNetV2(10, stem_stride=4), 32)
+
+
+@pytest.mark.parametrize('stride, size', [(1, 9), (2, 9), (2, 8)])
+def test_depthwise_conv_equals_grouped_convolution(stride, size):
+  x = np.random.RandomState(0).normal(size=(2, size, size + 3, 6)).astype(np.float32)
+  layer = DepthwiseConv(6, (3, 3), (stride, stride), padding=((1, 1), (1, 1)),
+                        feature_group_count=6, use_bias=False)
+  params = layer.init(jax.random.key(0), x)
+  reference = nn.Conv(6, (3, 3), (stride, stride), padding=((1, 1), (1, 1)),
+                      feature_group_count=6, use_bias=False)
+  np.testing.assert_allclose(layer.apply(params, x), reference.apply(params, x),
+                             rtol=1e-5, atol=1e-5)
