@@ -7,6 +7,7 @@ import pytest
 
 from cnl_jax.models.mobilenet_v2 import MobileNetV2
 from cnl_jax.models.rmg_pmsi import HEADS, Classifier, MultiStageInteraction, RMGPMSI
+from cnl_jax.summary import count_macs
 
 # RMG_PMSI.md section 3, counted from the released code at 200 classes.
 RELEASED_PARAMS = {
@@ -79,3 +80,10 @@ def test_new_layers_use_pytorchs_default_init():
     bound = 1 / np.sqrt(dense['kernel'].shape[0])  # U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     for values in (dense['kernel'], dense['bias']):
       assert 0.9 * bound < np.abs(values).max() <= bound
+
+
+@pytest.mark.parametrize('stem_stride, giga_macs', [(1, 35.69), (2, 8.92)])
+def test_macs_at_448_equal_the_released_code(stem_stride, giga_macs):
+  model = RMGPMSI(200, stem_stride=stem_stride)
+  images, variables = abstract_init(model, 448)
+  assert round(sum(count_macs(model, variables, images)) / 1e9, 2) == giga_macs
