@@ -374,14 +374,14 @@ def test_imagenet_mobilenet_v2_without_torch_says_what_to_download(monkeypatch):
 
 
 def test_offline_imagenet_mobilenet_v2_says_where_to_put_it(monkeypatch, tmp_path):
-  torch = pytest.importorskip('torch')
+  import types
   import urllib.error
 
   def offline(*args, **kwargs):
     raise urllib.error.URLError('no network')
 
-  monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path))
-  monkeypatch.setattr(torch.hub, 'download_url_to_file', offline)
+  hub = types.SimpleNamespace(get_dir=lambda: str(tmp_path), download_url_to_file=offline)
+  monkeypatch.setitem(sys.modules, 'torch', types.SimpleNamespace(hub=hub))  # torch offline
   _, variables = mobilenet_v2(None)
   with pytest.raises(FileNotFoundError) as error:
     pretrained.load_pretrained(variables, 'imagenet', architecture='mobilenet_v2')
