@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnl_jax.models.layers import BatchNorm
-from cnl_jax.models.rmg_pmsi import HEADS
+from cnl_jax.models.rmg_pmsi import HEADS, RMGPMSI
 from cnl_jax.training import steps
 from cnl_jax.training.optimizer import backbone_subtrees, create_optimizer
 from cnl_jax.training.progressive import Progressive
@@ -105,3 +105,20 @@ def test_predict_mixes_the_four_heads():
   outputs = method.predict(method.init(jax.random.key(0), images), images)
   assert set(outputs) == {*HEADS, 'mix'} and method.reported_head == 'mix'
   np.testing.assert_allclose(outputs['mix'], sum(outputs[head] for head in HEADS), rtol=1e-6)
+
+
+def test_the_real_network_traces_through_a_mosaic_update_and_the_clean_update():
+  # Abstract (no compilation): RMG-PMSI's dropout, batch statistics and taps under the method.
+  model = RMGPMSI(4, stem_stride=2, width_multiplier=0.35, smooth_inner_features=8,
+                  features=16, classifier_features=8)
+  method = Progressive(model, 4, 'per_sample')
+  images = jax.ShapeDtypeStruct((2, 64, 64, 3), jnp.float32)
+  variables = jax.eval_shape(method.init, jax.random.key(0), images)
+  params, model_state = variables['params'], {'batch_stats': variables['batch_stats']}
+  data = {'image': images, 'label': jax.ShapeDtypeStruct((2,), jnp.int32)}
+  for update in (0, method.updates_per_step - 1):  # depth-3 mosaic on stage 1; clean, concat
+    (loss, (new_state, _)), grads = jax.eval_shape(
+        lambda p, s, b, k, u=update: jax.value_and_grad(method.loss, has_aux=True)(
+            p, s, b, k, u), params, model_state, data, jax.random.key(1))
+    assert loss.shape == () and jax.tree.structure(grads) == jax.tree.structure(params)
+    assert jax.tree.structure(new_state) == jax.tree.structure(model_state)
