@@ -36,6 +36,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.nesterov = False
   config.weight_decay = 1e-4
   config.label_smoothing = 0.0
+  # RMG-PMSI's mosaics: 'released' (one arrangement per batch) or 'per_sample'.
+  config.mosaic_mode = 'released'
   # 10 warmup epochs from 1e-5, stepped per epoch; then x0.1 at the 0-based epochs below.
   # (The paper's text says decay at 50, 70, 90; the released code's CUB run decays at
   # 41, 61, 81.)

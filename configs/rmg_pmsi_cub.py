@@ -23,9 +23,9 @@ def get_config():
   config.model_overrides = ml_collections.ConfigDict({'stem_stride': 1})
   # torchvision's ImageNet MobileNetV2 (V1, mobilenet_v2-b0353104.pth), its classifier dropped.
   config.pretrained = 'imagenet'
-  # Released quirk: one mosaic arrangement for the whole batch, from a swap procedure that
-  # reaches 6 of the 24 quadrant orders. 'per_sample' draws one per image.
-  config.mosaic_mode = 'released'
+  # Released quirk, the default mosaic_mode='released': one mosaic arrangement for the whole
+  # batch, from a swap procedure that reaches 6 of the 24 quadrant orders. 'per_sample'
+  # draws one per image.
 
   # Train: resize to 512x512 (aspect not kept), random 448 crop (no padding), flip.
   # Test: resize to 512x512, center 448 crop. ImageNet mean and std.

@@ -22,7 +22,6 @@ def get_config():
       'stem_stride': 2, 'width_multiplier': 0.35, 'smooth_inner_features': 32,
       'features': 64, 'classifier_features': 32})
   config.pretrained = None
-  config.mosaic_mode = 'released'
   config.num_epochs = 8
   config.learning_rate = 0.05
   config.backbone_learning_rate_factor = 1.0  # no pretrained backbone to protect

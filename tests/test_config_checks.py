@@ -16,6 +16,7 @@ from configs import default
     ('eval_resize', 400, 'eval_resize=400 must be at least'),
     ('dtype', 'float16', "dtype='float16' must be one of"),
     ('warmup_per', 'batch', "warmup_per='batch' must be one of"),
+    ('mosaic_mode', 'per_batch', "mosaic_mode='per_batch' must be one of"),
 ])
 def test_bad_value_is_refused(field, value, message):
   config = default.get_config()

@@ -1,5 +1,7 @@
 """MobileNetV2: torchvision's widths, sizes and parameter counts; the stem stride option."""
 
+from unittest import mock
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -59,6 +61,8 @@ def test_bad_stem_stride_is_named():
 
 @pytest.mark.parametrize('stride, size', [(1, 9), (2, 9), (2, 8)])
 def test_depthwise_conv_equals_grouped_convolution(stride, size):
+  """The CPU path (shifted multiply-adds) equals nn.Conv's grouped convolution, which is
+  also what the layer runs on GPUs and TPUs."""
   x = np.random.RandomState(0).normal(size=(2, size, size + 3, 6)).astype(np.float32)
   layer = DepthwiseConv(6, (3, 3), (stride, stride), padding=((1, 1), (1, 1)),
                         feature_group_count=6, use_bias=False)
@@ -67,3 +71,6 @@ def test_depthwise_conv_equals_grouped_convolution(stride, size):
                       feature_group_count=6, use_bias=False)
   np.testing.assert_allclose(layer.apply(params, x), reference.apply(params, x),
                              rtol=1e-5, atol=1e-5)
+  with mock.patch('jax.default_backend', return_value='gpu'):
+    np.testing.assert_array_equal(layer.apply(params, x), reference.apply(params, x))
+

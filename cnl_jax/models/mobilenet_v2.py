@@ -61,16 +61,19 @@ NUM_BLOCKS = len(block_specs())  # 17: `last` is torchvision's features[NUM_BLOC
 
 
 class DepthwiseConv(nn.Conv):
-  """A depthwise 3x3 conv (`feature_group_count` = channels) as 9 shifted multiply-adds.
+  """A depthwise conv (`feature_group_count` = channels, no bias, PyTorch padding k // 2).
 
-  The same parameter and result as `nn.Conv`, with PyTorch's padding k // 2 and no bias, but
-  XLA fuses it into one elementwise loop: on CPU that runs ~30x faster forward and ~5x
-  faster backward than XLA's grouped convolution (0.3 vs 9 GMAC/s, BENCHMARKS.md). Still an
-  `nn.Conv`, so `cnl_jax.summary` counts its MACs.
+  On CPU it runs as k x k shifted multiply-adds, which XLA fuses into one elementwise loop:
+  ~30x faster forward and ~5x faster backward there than XLA's grouped convolution (0.3 vs
+  9 GMAC/s, BENCHMARKS.md). On GPU and TPU it is the grouped convolution (cuDNN's
+  depthwise kernels). Same parameter and result either way; still an `nn.Conv`, so
+  `cnl_jax.summary` counts its MACs.
   """
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    if jax.default_backend() != 'cpu':
+      return super().__call__(x)
     kernel_height, kernel_width = self.kernel_size
     stride_height, stride_width = self.strides
     channels = x.shape[-1]

@@ -6,6 +6,7 @@ import ml_collections
 
 from cnl_jax.models import MODELS, create_model
 from cnl_jax.models.resnet import TOTAL_STRIDE
+from cnl_jax.training.mosaics import MODES as MOSAIC_MODES
 from cnl_jax.training.optimizer import backbone_subtrees
 
 DTYPES = ('float32', 'bfloat16')
@@ -62,6 +63,8 @@ def check_config(config: ml_collections.ConfigDict, device_count: int,
     raise ConfigError(
         f'config.model={config.model!r} has no separate pretrained backbone, so '
         'config.backbone_learning_rate_factor must be 1 and config.freeze_backbone_epochs 0.')
+  require(config.mosaic_mode in MOSAIC_MODES,
+          f'config.mosaic_mode={config.mosaic_mode!r} must be one of {MOSAIC_MODES}.')
   require(config.image_size >= TOTAL_STRIDE,
           f'config.image_size={config.image_size} is too small: the model needs at least '
           f'{TOTAL_STRIDE} px.')

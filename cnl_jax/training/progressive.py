@@ -69,5 +69,5 @@ class Progressive:
 
 def create_progressive(model: nn.Module, num_classes: int,
                        config: ml_collections.ConfigDict) -> Progressive:
-  """The METHODS entry: `config.mosaic_mode` ('released' unless set) picks the mosaics."""
-  return Progressive(model, num_classes, config.get('mosaic_mode', 'released'))
+  """The METHODS entry: `config.mosaic_mode` picks the mosaics."""
+  return Progressive(model, num_classes, config.mosaic_mode)
