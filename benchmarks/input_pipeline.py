@@ -81,7 +81,7 @@ def update_section(path: pathlib.Path, section: str):
   text = path.read_text() if path.exists() else '# Benchmarks\n'
   heading = section.split('\n', 1)[0]
   pattern = re.compile(re.escape(heading) + r'\n.*?(?=\n## |\Z)', re.S)
-  text = pattern.sub(lambda _: section.rstrip('\n'), text) if pattern.search(text) else (
+  text = pattern.sub(lambda _: section.rstrip('\n') + '\n', text) if pattern.search(text) else (
       text.rstrip('\n') + '\n\n' + section)
   path.write_text(text.rstrip('\n') + '\n')
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import pathlib
 import shlex
 import sys
@@ -243,13 +244,17 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--models', nargs='+',
                       default=['resnet50', 'resnet50_5nl', 'resnet50_5cnl'],
-                      choices=sorted(MODELS), metavar='MODEL',
-                      help='presets of cnl_jax.MODELS, e.g. resnet101_5cnl')
+                      choices=sorted(name for name, preset in MODELS.items()
+                                     if preset.method == 'classification'),
+                      metavar='MODEL',
+                      help='classification presets of cnl_jax.MODELS, e.g. resnet101_5cnl')
   parser.add_argument('--image-size', type=int, default=448)
   parser.add_argument('--batch-size', type=int, nargs='+', default=[32],
                       help='global batch sizes (split over all devices)')
   parser.add_argument('--dtypes', nargs='+', default=['float32', 'bfloat16'],
                       choices=['float32', 'bfloat16'])
+  parser.add_argument('--remat-blocks', nargs='+', default=['off'], choices=['off', 'on'],
+                      help='ResNet blocks kept (off) or recomputed in the backward pass (on)')
   parser.add_argument('--num-classes', type=int, default=200)
   parser.add_argument('--warmup', type=int, default=2, help='untimed steps after compiling')
   parser.add_argument('--steps', type=int, default=10, help='timed steps per measurement')
@@ -267,18 +272,19 @@ def main(argv: Sequence[str] | None = None) -> None:
 
   results = []
   with tempfile.TemporaryDirectory() as workdir:
-    for name in args.models:
-      for dtype in args.dtypes:
-        for batch_size in args.batch_size:
-          batches = (synthetic_train_batches(workdir, batch_size=batch_size,
-                                             image_size=args.image_size)
-                     if args.input_pipeline else None)
-          result = benchmark_model(
-              name, num_classes=args.num_classes, image_size=args.image_size,
-              batch_size=batch_size, dtype=dtype, warmup=args.warmup, steps_timed=args.steps,
-              batches=batches)
-          print(table([result], peak_flops).splitlines()[-1], flush=True)
-          results.append(result)
+    for name, dtype, batch_size, remat in itertools.product(
+        args.models, args.dtypes, args.batch_size, args.remat_blocks):
+      batches = (synthetic_train_batches(workdir, batch_size=batch_size,
+                                         image_size=args.image_size)
+                 if args.input_pipeline else None)
+      result = benchmark_model(
+          name, num_classes=args.num_classes, image_size=args.image_size,
+          batch_size=batch_size, dtype=dtype, warmup=args.warmup, steps_timed=args.steps,
+          batches=batches, **({'remat_blocks': True} if remat == 'on' else {}))
+      if remat == 'on':
+        result = dataclasses.replace(result, model=f'{name}, remat blocks')
+      print(table([result], peak_flops).splitlines()[-1], flush=True)
+      results.append(result)
   if args.torch_reference:
     import torch
     cuda = torch.cuda.is_available()

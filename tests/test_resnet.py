@@ -159,3 +159,29 @@ def test_stage_strides_and_no_classifier_keep_the_backbone_parameters():
   (with_head, _), (backbone, (pooled, features)) = shapes[False], shapes[True]
   assert with_head['params'].pop('head') and with_head == backbone
   assert pooled.shape == (1, 512) and features['res5_1'].shape == (1, 28, 28, 512)
+
+
+def test_rematerialised_blocks_give_the_same_parameters_results_and_gradients():
+  images = jax.random.normal(jax.random.key(1), (2, 32, 32, 3))
+  labels = jnp.array([0, 2])
+
+  def outputs(remat):
+    model = cnl_jax.create_model('resnet18_2cnl', 3, width=8, cnl_inner_features=8,
+                                 dropout_rate=0.0, remat_blocks=remat)
+    variables = model.init(jax.random.key(0), images)
+
+    def loss(params):
+      logits, _ = model.apply({**variables, 'params': params}, images, train=True,
+                              mutable=['batch_stats'])[0]
+      return jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(2), labels])
+
+    traced = str(jax.make_jaxpr(jax.grad(loss))(variables['params']))
+    assert ('remat' in traced) == remat  # the blocks are recomputed only when asked
+    return variables, jax.jit(jax.value_and_grad(loss))(variables['params'])
+
+  plain_variables, (plain_loss, plain_grads) = outputs(False)
+  remat_variables, (remat_loss, remat_grads) = outputs(True)
+  assert jax.tree.structure(plain_variables) == jax.tree.structure(remat_variables)
+  np.testing.assert_allclose(remat_loss, plain_loss, rtol=1e-6)
+  for plain, remat in zip(jax.tree.leaves(plain_grads), jax.tree.leaves(remat_grads)):
+    np.testing.assert_allclose(remat, plain, rtol=1e-4, atol=1e-6)

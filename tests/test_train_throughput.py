@@ -17,12 +17,14 @@ def test_benchmark_times_the_train_and_eval_steps_of_a_tiny_model(tmp_path: path
   assert result.train_flops_per_image > 0
 
   report = tmp_path / 'BENCHMARKS.md'
-  report.write_text('# Benchmarks\n\n## Input pipeline\n\nkept\n')
+  report.write_text('# Benchmarks\n\n## Input pipeline\n\nkept\n\n## Later\n\nkept too\n')
   for _ in range(2):  # the second run replaces the section instead of appending another
     train_throughput.update_section(
         report, '## Training throughput\n\n' + train_throughput.table([result], 1e12))
   text = report.read_text()
   assert text.count('## Training throughput') == 1 and '## Input pipeline\n\nkept' in text
+  train_throughput.update_section(report, '## Input pipeline\n\nnew\n')
+  assert '## Input pipeline\n\nnew\n\n## Later\n\nkept too\n' in report.read_text()
   assert '| resnet18_2cnl | bfloat16 | 2 | 32 |' in text
 
 

@@ -58,7 +58,7 @@ class BasicBlock(ResidualBlock):
   expansion = 1
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     y = nn.relu(self.norm('bn1', train)(self.conv(self.features, 3, self.stride, 'conv1')(x)))
     y = self.norm('bn2', train)(self.conv(self.features, 3, 1, 'conv2')(y))
     return nn.relu(y + self.shortcut(x, train))
@@ -69,7 +69,7 @@ class Bottleneck(ResidualBlock):
   expansion = 4
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     y = nn.relu(self.norm('bn1', train)(self.conv(self.features, 1, 1, 'conv1')(x)))
     y = nn.relu(self.norm('bn2', train)(self.conv(self.features, 3, self.stride, 'conv2')(y)))
     y = self.norm('bn3', train)(self.conv(self.features * 4, 1, 1, 'conv3')(y))
@@ -155,6 +155,9 @@ class ResNet(nn.Module):
       (1, 1, 2, 1) for a stride-8 res5 (the parameters do not change).
     classifier: False leaves out dropout and the classifier; the first output is then the
       pooled features [batch, channels] (a backbone inside a larger model).
+    remat_blocks: recompute each residual block's activations in the backward pass instead
+      of keeping them (`nn.remat`): less memory for about one more forward pass of compute,
+      to fit larger batches. Same parameters and results.
   """
   depth: int
   num_classes: int
@@ -169,6 +172,7 @@ class ResNet(nn.Module):
   attention_implementation: Implementation = None
   stage_strides: tuple[int, int, int, int] = STAGE_STRIDES
   classifier: bool = True
+  remat_blocks: bool = False
 
   @property
   def pretrained_backbones(self) -> dict[str, str]:
@@ -191,9 +195,11 @@ class ResNet(nn.Module):
     x = nn.max_pool(x, (3, 3), (2, 2), padding=torch_padding(3))
     features['stem'] = x
     streams = {}  # what each block hands to the next, after any attention attached to it
+    block = ARCHITECTURES[self.depth].block
+    if self.remat_blocks:
+      block = nn.remat(block, static_argnums=(2,))  # argument 2 (after self, x) is `train`
     for spec in specs:
-      x = ARCHITECTURES[self.depth].block(spec.features, spec.stride, name=spec.name,
-                                          **common)(x, train=train)
+      x = block(spec.features, spec.stride, name=spec.name, **common)(x, train)
       features[spec.name] = x
       if spec.name in self.nonlocal_after:
         x = NonLocal(attention_implementation=self.attention_implementation,
