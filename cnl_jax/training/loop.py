@@ -20,7 +20,7 @@ from cnl_jax.training.config_checks import ConfigError, check_config
 from cnl_jax.training.methods import Classification, Method
 from cnl_jax.training.metrics import MetricWriter, progress_bar
 from cnl_jax.training.optimizer import backbone_subtrees, create_optimizer
-from cnl_jax.training.progressive import create_progressive
+from cnl_jax.training.progressive import Progressive
 from cnl_jax.training.run_config import save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
 from cnl_jax.training.state import TrainState
@@ -35,7 +35,8 @@ class NonFiniteLossError(FloatingPointError):
 METHODS: dict[str, Callable[[Any, int, ml_collections.ConfigDict], Method]] = {
     'classification': lambda model, num_classes, config: Classification(
         model, num_classes, config.label_smoothing),
-    'progressive': create_progressive,
+    'progressive': lambda model, num_classes, config: Progressive(
+        model, num_classes, config.mosaic_mode),
     'tasn': lambda model, num_classes, config: TASNMethod(model, num_classes),
 }
 

@@ -14,7 +14,6 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import optax
 
 from cnl_jax.models.rmg_pmsi import HEADS
@@ -66,8 +65,3 @@ class Progressive:
     outputs = self.model.apply(variables, images, train=False)
     return {**outputs, 'mix': sum(outputs[head] for head in HEADS)}
 
-
-def create_progressive(model: nn.Module, num_classes: int,
-                       config: ml_collections.ConfigDict) -> Progressive:
-  """The METHODS entry: `config.mosaic_mode` picks the mosaics."""
-  return Progressive(model, num_classes, config.mosaic_mode)
