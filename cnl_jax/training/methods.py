@@ -34,28 +34,40 @@ class Method(Protocol):
     """Class logits [batch, num_classes] of every head, by head name, in eval mode."""
 
 
-class Classification:
+class ModelMethod:
+  """What the methods here share: one Flax model, initialised and trained the same way."""
+
+  def __init__(self, model: nn.Module, num_classes: int):
+    self.model = model
+    self.num_classes = num_classes
+
+  def init(self, rng: jax.Array, images: jax.Array) -> dict[str, Any]:
+    """Variables of the model for images shaped like `images`."""
+    return self.model.init(rng, images, train=False)
+
+  def train_forward(self, params: Any, model_state: Any, images: jax.Array,
+                    rngs: dict[str, jax.Array]) -> tuple[Any, Any]:
+    """(model outputs, new model state) of a train-mode forward pass."""
+    return self.model.apply({'params': params, **model_state}, images, train=True,
+                            mutable=list(model_state), rngs=rngs)
+
+
+class Classification(ModelMethod):
   """Softmax cross-entropy on the model's logits: the CNL, NL and ResNet recipe."""
 
   updates_per_step = 1
   reported_head = 'logits'
 
   def __init__(self, model: nn.Module, num_classes: int, label_smoothing: float = 0.0):
-    self.model = model
-    self.num_classes = num_classes
+    super().__init__(model, num_classes)
     self.label_smoothing = label_smoothing
-
-  def init(self, rng: jax.Array, images: jax.Array) -> dict[str, Any]:
-    """Variables of the model for images shaped like `images`."""
-    return self.model.init(rng, images, train=False)
 
   def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
     """Mean loss over the batch, the new model state and per-batch metrics."""
     del update  # one update per batch
-    (logits, _), new_state = self.model.apply(
-        {'params': params, **model_state}, batch['image'], train=True,
-        mutable=list(model_state), rngs={'dropout': rng})
+    (logits, _), new_state = self.train_forward(params, model_state, batch['image'],
+                                                {'dropout': rng})
     labels = jax.nn.one_hot(batch['label'], self.num_classes)
     labels = optax.smooth_labels(labels, self.label_smoothing)
     loss = optax.softmax_cross_entropy(logits, labels).mean()

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from cnl_jax.models.rmg_pmsi import HEADS
-from cnl_jax.training.methods import Metrics
+from cnl_jax.training.methods import Metrics, ModelMethod
 from cnl_jax.training.mosaics import MODES, Mode, recursive_mosaic
 
 # Per update: the mosaic depth (None: the clean image), the head trained, its loss weight.
@@ -25,7 +25,7 @@ SCHEDULE: tuple[tuple[int | None, str, float], ...] = (
     (3, 'stage1', 1.0), (2, 'stage2', 1.0), (1, 'stage3', 1.0), (None, 'concat', 2.0))
 
 
-class Progressive:
+class Progressive(ModelMethod):
   """RMG-PMSI's method: `updates_per_step` = 4 updates of SCHEDULE; predicts by 'mix'."""
 
   updates_per_step = len(SCHEDULE)
@@ -34,13 +34,8 @@ class Progressive:
   def __init__(self, model: nn.Module, num_classes: int, mosaic_mode: Mode = 'released'):
     if mosaic_mode not in MODES:
       raise ValueError(f'mosaic_mode must be one of {MODES}, got {mosaic_mode!r}.')
-    self.model = model
-    self.num_classes = num_classes
+    super().__init__(model, num_classes)
     self.mosaic_mode = mosaic_mode
-
-  def init(self, rng: jax.Array, images: jax.Array) -> dict[str, Any]:
-    """Variables of the model for images shaped like `images`."""
-    return self.model.init(rng, images, train=False)
 
   def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
@@ -50,9 +45,8 @@ class Progressive:
     images = batch['image']
     if depth is not None:
       images = recursive_mosaic(images, depth, mosaic_rng, self.mosaic_mode)
-    outputs, new_state = self.model.apply(
-        {'params': params, **model_state}, images, train=True, mutable=list(model_state),
-        rngs={'dropout': dropout_rng})
+    outputs, new_state = self.train_forward(params, model_state, images,
+                                            {'dropout': dropout_rng})
     logits = outputs[head]
     cross_entropy = optax.softmax_cross_entropy_with_integer_labels(
         logits, batch['label']).mean()

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from cnl_jax.models.tasn import HEADS, TASN
-from cnl_jax.training.methods import Metrics
+from cnl_jax.models.tasn import HEADS
+from cnl_jax.training.methods import Metrics, ModelMethod
 
 # The released code's distillation temperature and the weight of the four part/master CEs.
 TEMPERATURE = 10.0
@@ -28,7 +28,7 @@ def distillation_loss(teacher_logits: jax.Array, student_logits: jax.Array,
   return jnp.mean(optax.softmax_cross_entropy(student_logits / temperature, targets))
 
 
-class TASNMethod:
+class TASNMethod(ModelMethod):
   """Loss, metrics and predictions of a `TASN` model.
 
   Loss per batch (means over the batch): CE(attention) + 0.5·[CE(part) + CE(master) +
@@ -43,21 +43,12 @@ class TASNMethod:
   updates_per_step = 1
   reported_head = 'master_shared'
 
-  def __init__(self, model: TASN, num_classes: int):
-    self.model = model
-    self.num_classes = num_classes
-
-  def init(self, rng: jax.Array, images: jax.Array) -> dict[str, Any]:
-    """Variables of the model for images shaped like `images`."""
-    return self.model.init(rng, images, train=False)
-
   def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
     """Mean loss over the batch, the new model state and per-head metrics."""
     del update  # one update per batch
-    (logits, _), new_state = self.model.apply(
-        {'params': params, **model_state}, batch['image'], train=True,
-        mutable=list(model_state), rngs={'sampling': rng})
+    (logits, _), new_state = self.train_forward(params, model_state, batch['image'],
+                                                {'sampling': rng})
     labels = batch['label']
     metrics = {}
     for head in HEADS:
