@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 
@@ -21,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.input_pipeline import machine, update_section
+from benchmarks.input_pipeline import command_line, machine, update_section
 from benchmarks.train_throughput import timed_calls
 from cnl_jax.models import create_model
 from cnl_jax.summary import count_macs
@@ -93,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                            image_size=args.image_size, warmup=args.warmup, count=args.calls))
     print(table(results[-1:]).splitlines()[-1], flush=True)
 
-  command = 'PYTHONPATH=. python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
+  command = command_line()
   section = (
       '## Inference latency, one image\n\n'
       f'`{command}`\n\n'

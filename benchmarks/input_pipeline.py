@@ -76,6 +76,11 @@ def machine() -> str:
           f'1-minute load average {os.getloadavg()[0]:.1f} before the run')
 
 
+def command_line() -> str:
+  """The command that ran this benchmark, as a reader would type it from the repo root."""
+  return 'PYTHONPATH=. python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
+
+
 def update_section(path: pathlib.Path, section: str):
   """Replaces (or appends) the section of a Markdown file titled like `section`'s first line."""
   text = path.read_text() if path.exists() else '# Benchmarks\n'
@@ -121,7 +126,7 @@ def main():
                           eval_resize=args.eval_resize),
         args.batch_size, args.warmup, args.steps, args.repeats)
 
-  command = 'PYTHONPATH=. python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
+  command = command_line()
   section = (
       '## Input pipeline\n\n'
       f'`{command}`\n\n'

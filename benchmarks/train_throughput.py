@@ -15,8 +15,6 @@ import argparse
 import dataclasses
 import itertools
 import pathlib
-import shlex
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +25,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from benchmarks.input_pipeline import machine, update_section
+from benchmarks.input_pipeline import command_line, machine, update_section
 from cnl_jax.models import MODELS, create_model
 from cnl_jax.summary import count_macs
 from cnl_jax.training import steps
@@ -296,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(table([result], peak_flops).splitlines()[-1], flush=True)
         results.append(result)
 
-  command = 'PYTHONPATH=. python ' + ' '.join(shlex.quote(arg) for arg in sys.argv)
+  command = command_line()
   feed = ('the real input pipeline on the synthetic dataset (train); a fixed on-device batch '
           '(eval)' if args.input_pipeline else 'one synthetic batch already on the devices')
   section = (
