@@ -53,15 +53,13 @@ def main(argv):
     distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
   logging.info('JAX devices: %s (process %d of %d)', jax.devices(), jax.process_index(),
                jax.process_count())
-  from cnl_jax import data, pretrained  # pylint: disable=import-outside-toplevel
-  user_errors = (training.ConfigError, data.DatasetError, pretrained.StateDictMismatchError,
-                 training.NonFiniteLossError, FileNotFoundError)
+  from cnl_jax.errors import UserError  # pylint: disable=import-outside-toplevel
   try:
     if FLAGS.mode == 'train':
       result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     else:
       result = training.evaluate(FLAGS.config, FLAGS.workdir)
-  except user_errors as error:  # what to fix is in the message; no traceback needed
+  except UserError as error:  # what to fix is in the message; no traceback needed
     sys.exit(f'error: {error}')
   if jax.process_index() == 0:
     print(json.dumps(result))

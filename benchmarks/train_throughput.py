@@ -26,10 +26,10 @@ import numpy as np
 import optax
 
 from benchmarks.input_pipeline import command_line, machine, update_section
+from cnl_jax.methods import Classification
 from cnl_jax.models import MODELS, create_model
 from cnl_jax.summary import count_macs
 from cnl_jax.training import steps
-from cnl_jax.training.methods import Classification
 from cnl_jax.training.optimizer import create_optimizer
 
 # Dense bf16 tensor-core peaks, FLOP/s per device, by `jax.Device.device_kind`.
@@ -109,7 +109,7 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
   train_step = steps.make_train_step(method, mesh).lower(state, batch).compile()
   train_compile = time.perf_counter() - start
   start = time.perf_counter()
-  eval_step = steps.make_eval_step(method, mesh).lower(state, eval_batch).compile()
+  eval_step = steps.make_eval_step(method, mesh).lower(state.variables, eval_batch).compile()
   eval_compile = time.perf_counter() - start
   memory = train_step.memory_analysis()
   step_bytes = (memory.argument_size_in_bytes + memory.temp_size_in_bytes
@@ -122,7 +122,8 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
     return state, metrics
 
   train_seconds = timed_calls(train, warmup, steps_timed)
-  eval_seconds = timed_calls(lambda: eval_step(state, eval_batch), warmup, steps_timed)
+  eval_seconds = timed_calls(lambda: eval_step(state.variables, eval_batch), warmup,
+                             steps_timed)
   return Result(name, dtype, batch_size, image_size,
                 [batch_size / s for s in train_seconds], [batch_size / s for s in eval_seconds],
                 (train_compile, eval_compile), step_bytes, _peak_bytes(jax.devices()[0]),

@@ -22,7 +22,8 @@ import numpy as np
 from PIL import Image
 
 from cnl_jax import data
-from cnl_jax.trained_run import TrainedRun, load_run_or_exit
+from cnl_jax.errors import exits_on_user_error
+from cnl_jax.trained_run import TrainedRun, load_run
 
 # Pixels per cell of the confusion-matrix image, chosen so that it is about 800 px wide.
 _MATRIX_IMAGE_WIDTH = 800
@@ -105,12 +106,13 @@ def write_report(run: TrainedRun, labels: np.ndarray, logits: np.ndarray, output
   return metrics
 
 
+@exits_on_user_error
 def main(argv: Sequence[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
   parser.add_argument('--output', help='Folder for the report (default: WORKDIR/evaluation).')
   args = parser.parse_args(argv)
-  run = load_run_or_exit(parser, args.workdir)
+  run = load_run(args.workdir)
   labels, logits = predict_test_split(run)
   write_report(run, labels, logits, args.output or os.path.join(args.workdir, 'evaluation'))
   return 0

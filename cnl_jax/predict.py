@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from cnl_jax.data.image_files import UnreadableImageError
-from cnl_jax.trained_run import TrainedRun, load_run_or_exit, read_image
+from cnl_jax.errors import exits_on_user_error
+from cnl_jax.trained_run import TrainedRun, load_run, read_image
 
 
 def image_paths(targets: Sequence[str]) -> list[str]:
@@ -66,6 +67,7 @@ def _print_table(predictions: list[dict[str, Any]]) -> None:
       print(f'  {rank}. {entry["probability"]:7.2%}  {entry["class"]}')
 
 
+@exits_on_user_error
 def main(argv: Sequence[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
@@ -75,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   args = parser.parse_args(argv)
   if args.top_k < 1:
     parser.error(f'--top-k must be at least 1, got {args.top_k}.')
-  run = load_run_or_exit(parser, args.workdir)
+  run = load_run(args.workdir)
   predictions, errors = predict_files(run, image_paths(args.images),
                                       min(args.top_k, len(run.class_names)))
   if args.json:

@@ -26,9 +26,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.models import CNL, MODELS, DotProductAttention, create_model
+from cnl_jax.methods import PRESETS, create_model
+from cnl_jax.models import CNL, DotProductAttention
 
-# PAPER.md Table 2 at 200 classes and 448 px: trainable parameters, the conv + fc MACs those
+# The paper's Table 2 models at 200 classes and 448 px, as reconstructed from the released
+# code (FouriYe/CNL-ICIP2020, cnlnet_5CNL.py): trainable parameters, the conv + fc MACs those
 # models have, and the "FLOPs x 10^9" column as printed (MACs in units of 1e10, BN included
 # inconsistently between rows).
 PAPER_TABLE_2 = {
@@ -161,7 +163,7 @@ def _format(summary: ModelSummary, compare_paper: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--model', required=True, choices=sorted(MODELS))
+  parser.add_argument('--model', required=True, choices=sorted(PRESETS))
   parser.add_argument('--num-classes', type=int, default=200)
   parser.add_argument('--image-size', type=int, nargs='+', default=[448],
                       help='one side, or height and width')

@@ -5,7 +5,6 @@ Shared by the inspection tools (`cnl_jax.predict`, `cnl_jax.evaluate`, `cnl_jax.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import flax.traverse_util
@@ -13,11 +12,9 @@ import jax
 import ml_collections
 import numpy as np
 
+from cnl_jax.methods import Method, Panel, build_method
 from cnl_jax.models import ATTENTION_MAPS
-from cnl_jax.models.tasn import TASN
 from cnl_jax.training.checkpoints import Checkpoints
-from cnl_jax.training.loop import build_method
-from cnl_jax.training.methods import Method
 from cnl_jax.training.run_config import load_run_config
 
 
@@ -33,13 +30,6 @@ class TrainedRun:
     self._predict = jax.jit(self.method.predict)
     self._attend = jax.jit(lambda variables, images: self.method.model.apply(
         variables, images, train=False, mutable=[ATTENTION_MAPS])[1].get(ATTENTION_MAPS, {}))
-    self._outputs = jax.jit(lambda variables, images: self.method.model.apply(
-        variables, images, train=False)[1])
-
-  @property
-  def samples_images(self) -> bool:
-    """Whether the model is TASN: its outputs hold sampling maps and sampled images."""
-    return isinstance(self.method.model, TASN)
 
   def logits(self, images: np.ndarray) -> np.ndarray:
     """The reported head's class logits [batch, num_classes] (float32) of eval-transformed
@@ -47,11 +37,10 @@ class TrainedRun:
     heads = self._predict(self.variables, images)
     return np.asarray(heads[self.method.reported_head], np.float32)
 
-  def model_outputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
-    """The model's second output in eval mode, e.g. TASN's 'structure_map', 'detail_map'
-    [batch, height, width] and 'structure_images', 'detail_images' [batch, size, size, 3]."""
-    return {name: np.asarray(value) for name, value in
-            self._outputs(self.variables, images).items()}
+  def panels(self, image: np.ndarray) -> dict[str, Panel]:
+    """The method's own pictures of one eval-transformed image [size, size, 3] (e.g. maps
+    that steer a sampler and the images sampled); {} for most methods."""
+    return self.method.panels(self.variables, image)
 
   def attention_maps(self, images: np.ndarray) -> dict[str, np.ndarray]:
     """Every attention map by module path ('cnl/attention_0', 'res3_1_nonlocal/attention'):
@@ -66,9 +55,6 @@ def load_run(workdir: str, step: int | None = None) -> TrainedRun:
   from cnl_jax import data  # pylint: disable=import-outside-toplevel
   config = load_run_config(workdir)
   checkpoints = Checkpoints(workdir)
-  if checkpoints.latest_step() is None:
-    raise FileNotFoundError(f'{checkpoints.directory} holds no checkpoint; train first or '
-                            'pass the right --workdir.')
   try:
     variables = checkpoints.restore_variables(step)
   finally:
@@ -83,11 +69,3 @@ def read_image(run: TrainedRun, path: str) -> np.ndarray:
   from cnl_jax.data.image_files import read_eval_image
   return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype,
                          augmentation(run.config.data).resize_mode)
-
-
-def load_run_or_exit(parser: argparse.ArgumentParser, workdir: str) -> TrainedRun:
-  """`load_run` for the command-line tools: a missing run ends the program with its message."""
-  try:
-    return load_run(workdir)
-  except FileNotFoundError as error:
-    parser.exit(1, f'{error}\n')

@@ -1,4 +1,4 @@
-"""Attention maps of a trained CNL, NL or TASN run, overlaid on an image.
+"""Attention maps of a trained run overlaid on an image, and what its method shows besides.
 
 Usage: python -m cnl_jax.visualize --workdir runs/demo --image bird.jpg \
     [--query ROW,COL ...] [--output runs/demo/attention]
@@ -13,10 +13,9 @@ centers of the four quarters, a fixed choice that is comparable between images a
 Writes `<map>_q<row>_<col>.png` per map and query, and `grid.png`: one row per query, the
 image with the query marked (a ring) followed by each map in module order.
 
-TASN runs (no queries) show what steers the sampler and what it samples, in eval mode:
-`structure_map.png` and `detail_map.png` (the test-time detail map is the sum of all
-trilinear maps; the training map is one random part) over the image, the sampled
-`structure_image.png` and `detail_image.png`, and `grid.png`: the image and these four.
+A method may show pictures of its own (`Method.panels`: heatmaps over the image, or images
+it derives, e.g. a sampling map and the image sampled from it); a model without attention
+maps then writes those, one PNG each, and `grid.png`: the image and every panel.
 """
 
 from __future__ import annotations
@@ -31,7 +30,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from cnl_jax.data.image_files import to_pixels
-from cnl_jax.trained_run import TrainedRun, load_run_or_exit, read_image
+from cnl_jax.errors import UserError, exits_on_user_error
+from cnl_jax.trained_run import TrainedRun, load_run, read_image
 
 # Maps are shown at least this large (the demo's 64 px inputs would be hard to see).
 MIN_DISPLAY_SIZE = 256
@@ -104,12 +104,14 @@ def mark(image: Image.Image, query: tuple[int, int], image_size: int) -> Image.I
 
 def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int]],
               output: str) -> list[str]:
-  """Writes the PNGs described in the module docstring; returns their paths."""
+  """Writes the attention PNGs of the image file at `image_path` (see the module docstring);
+  returns their paths."""
   image_size = run.config.image_size
   image = read_image(run, image_path)
   maps = {name: weights[0] for name, weights in run.attention_maps(image[None]).items()}
   if not maps:
-    raise ValueError(f'Model {run.config.model!r} has no attention (neither CNL nor NL).')
+    raise UserError(f'Model {run.config.model!r} has no attention maps (neither CNL nor NL) '
+                    'and its method shows no panels.')
   size = max(image_size, MIN_DISPLAY_SIZE)
   pixels = np.asarray(Image.fromarray(to_pixels(image)).resize(
       (size, size), Image.Resampling.BILINEAR))
@@ -130,18 +132,14 @@ def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int
   return [*written, grid_path]
 
 
-def visualize_sampling(run: TrainedRun, image_path: str, output: str) -> list[str]:
-  """Writes TASN's maps and sampled images (see the module docstring); returns their paths."""
-  image = read_image(run, image_path)
-  outputs = run.model_outputs(image[None])
+def visualize_panels(run: TrainedRun, image: np.ndarray, output: str) -> list[str]:
+  """Writes the method's panels of `image` (see the module docstring); returns their paths."""
   size = max(run.config.image_size, MIN_DISPLAY_SIZE)
   shown = lambda array: Image.fromarray(to_pixels(array)).resize(
       (size, size), Image.Resampling.BILINEAR)
   pixels = np.asarray(shown(image))
-  panels = {'structure_map': overlay(pixels, outputs['structure_map'][0]),
-            'detail_map': overlay(pixels, outputs['detail_map'][0]),
-            'structure_image': shown(outputs['structure_images'][0]),
-            'detail_image': shown(outputs['detail_images'][0])}
+  panels = {name: overlay(pixels, panel.values) if panel.kind == 'heatmap'
+            else shown(panel.values) for name, panel in run.panels(image).items()}
   os.makedirs(output, exist_ok=True)
   grid = Image.new('RGB', (size * (1 + len(panels)), size))
   grid.paste(Image.fromarray(pixels), (0, 0))
@@ -156,6 +154,7 @@ def visualize_sampling(run: TrainedRun, image_path: str, output: str) -> list[st
   return [*written, grid_path]
 
 
+@exits_on_user_error
 def main(argv: Sequence[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
@@ -164,28 +163,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help='A query pixel of the center-cropped input; repeat for more.')
   parser.add_argument('--output', help='Folder for the PNGs (default: WORKDIR/attention).')
   args = parser.parse_args(argv)
-  run = load_run_or_exit(parser, args.workdir)
+  run = load_run(args.workdir)
   output = args.output or os.path.join(args.workdir, 'attention')
-  if run.samples_images:
+  image = read_image(run, args.image)
+  if not run.attention_maps(image[None]) and run.panels(image):
     if args.query:
-      parser.error(f'--query does not apply to {run.config.model!r}: TASN shows its sampling '
-                   'maps and sampled images, which have no query.')
-    try:
-      paths = visualize_sampling(run, args.image, output)
-    except ValueError as error:  # an unreadable image
-      parser.exit(1, f'{error}\n')
-    print('\n'.join(paths))
+      parser.error(f'--query does not apply to {run.config.model!r}: it has no attention '
+                   'maps; its method shows panels, which have no query.')
+    print('\n'.join(visualize_panels(run, image, output)))
     return 0
   try:
     queries = ([parse_query(text, run.config.image_size) for text in args.query]
                if args.query else default_queries(run.config.image_size))
   except ValueError as error:
     parser.error(str(error))
-  try:
-    paths = visualize(run, args.image, queries, output)
-  except ValueError as error:  # an unreadable image, or a model without attention
-    parser.exit(1, f'{error}\n')
-  print('\n'.join(paths))
+  print('\n'.join(visualize(run, args.image, queries, output)))
   return 0
 
 

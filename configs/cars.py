@@ -1,4 +1,5 @@
-"""Stanford Cars, ResNet-50 + 5 CNL at 448 px: the released recipe (PAPER.md).
+"""Stanford Cars, ResNet-50 + 5 CNL at 448 px: the released recipe
+(FouriYe/CNL-ICIP2020, train_val.py).
 
 python main.py --config configs/cars.py --workdir runs/cars \
     --config.data.manual_dir=/path/with/car_ims.tgz+cars_annos.mat

@@ -1,4 +1,5 @@
-"""CUB-200-2011, ResNet-50 + 5 CNL at 448 px: the released recipe (PAPER.md).
+"""CUB-200-2011, ResNet-50 + 5 CNL at 448 px: the released recipe
+(FouriYe/CNL-ICIP2020, train_val.py).
 
 python main.py --config configs/cub.py --workdir runs/cub \
     --config.data.manual_dir=/path/with/CUB_200_2011.tgz

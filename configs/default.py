@@ -1,4 +1,5 @@
-"""Base config: the released CNL recipe (PAPER.md) on CUB-200-2011 with ResNet-50 + 5 CNL.
+"""Base config: the released CNL recipe on CUB-200-2011 with ResNet-50 + 5 CNL
+(FouriYe/CNL-ICIP2020, train_val.py).
 
 Other configs import this and change a few fields. Every field is listed here.
 """
@@ -6,15 +7,20 @@ Other configs import this and change a few fields. Every field is listed here.
 import ml_collections
 
 from cnl_jax.data.config import default_data_config
+from cnl_jax.methods import method_config
 
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
 
-  # Model: a preset of cnl_jax.MODELS, plus any ResNet attribute to override
+  # Model: a preset of cnl_jax.MODELS, plus any attribute of its module to override
   # (e.g. {'cnl_reshape': 'released'}).
   config.model = 'resnet50_5cnl'
   config.model_overrides = ml_collections.ConfigDict()
+  # The options of the method that trains the model (cnl_jax.methods): `name` and its own
+  # fields with their defaults. A config of another method sets
+  # `config.method = method_config(config.model)` after choosing the model.
+  config.method = method_config(config.model)
   config.dtype = 'float32'  # compute dtype: 'float32' (the paper) or 'bfloat16'
   # 'imagenet' (torchvision V1 weights), a .safetensors / .pth path, or None (random init).
   config.pretrained = 'imagenet'
@@ -35,9 +41,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.momentum = 0.9
   config.nesterov = False
   config.weight_decay = 1e-4
-  config.label_smoothing = 0.0
-  # RMG-PMSI's mosaics: 'released' (one arrangement per batch) or 'per_sample'.
-  config.mosaic_mode = 'released'
   # 10 warmup epochs from 1e-5, stepped per epoch; then x0.1 at the 0-based epochs below.
   # (The paper's text says decay at 50, 70, 90; the released code's CUB run decays at
   # 41, 61, 81.)
@@ -49,10 +52,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.decay_epochs = (41, 61, 81)
   config.decay_factor = 0.1
   config.cosine_steps = 0      # 'cosine' horizon in batch steps; 0: the whole run
-  # Models with a separate pretrained backbone (RMG-PMSI, TASN): its learning rate is this
-  # factor x learning_rate, and it stays frozen for the first epochs.
-  config.backbone_learning_rate_factor = 1.0
-  config.freeze_backbone_epochs = 0
+  config.cosine_per = 'step'   # 'cosine' rate changes every 'step' or once an 'epoch'
 
   # Bookkeeping.
   config.seed = 0

@@ -1,4 +1,5 @@
-"""Stanford Dogs, ResNet-50 + 5 CNL at 448 px: the released recipe (PAPER.md).
+"""Stanford Dogs, ResNet-50 + 5 CNL at 448 px: the released recipe
+(FouriYe/CNL-ICIP2020, train_val.py).
 
 python main.py --config configs/dogs.py --workdir runs/dogs \
     --config.data.manual_dir=/path/with/images.tar+lists.tar

@@ -1,4 +1,6 @@
-"""CUB-200-2011, RMG-PMSI on MobileNetV2 at 448 px: the released recipe (RMG_PMSI.md).
+"""CUB-200-2011, RMG-PMSI on MobileNetV2 at 448 px: the released recipe
+(cj-wade/Progressive-Multi-stage-Interactive-Training-in-Mobile-Network-for-FGVC @ 857ba00,
+main.py and utils.py).
 
 python main.py --config configs/rmg_pmsi_cub.py --workdir runs/rmg_pmsi_cub \
     --config.data.manual_dir=/path/with/CUB_200_2011.tgz
@@ -9,6 +11,7 @@ the field that changes each.
 
 import ml_collections
 
+from cnl_jax.methods import method_config
 from configs import cub
 
 CUB_TRAIN_IMAGES = 5994
@@ -17,15 +20,17 @@ CUB_TRAIN_IMAGES = 5994
 def get_config():
   config = cub.get_config()
   config.model = 'rmg_pmsi_mobilenetv2'
+  config.method = method_config(config.model)
   # Released quirk: the trunk's stem conv has stride 1 (its comment says "for cifar-10"), so
   # the taps sit at 112, 56, 28 px (35.7 GMACs per image). stem_stride=2 is torchvision's
   # MobileNetV2 and the grid the released comments state, 56, 28, 14 (8.9 GMACs).
   config.model_overrides = ml_collections.ConfigDict({'stem_stride': 1})
   # torchvision's ImageNet MobileNetV2 (V1, mobilenet_v2-b0353104.pth), its classifier dropped.
   config.pretrained = 'imagenet'
-  # Released quirk, the default mosaic_mode='released': one mosaic arrangement for the whole
-  # batch, from a swap procedure that reaches 6 of the 24 quadrant orders. 'per_sample'
-  # draws one per image.
+  # Released quirk, the default method.mosaic_mode='released': one mosaic arrangement for
+  # the whole batch, from a swap procedure that reaches 6 of the 24 quadrant orders.
+  # 'per_sample' draws one per image.
+  config.method.mosaic_mode = 'released'
 
   # Train: resize to 512x512 (aspect not kept), random 448 crop (no padding), flip.
   # Test: resize to 512x512, center 448 crop. ImageNet mean and std.
@@ -42,13 +47,12 @@ def get_config():
   # SGD, momentum 0.9, weight decay 5e-4 added to every gradient (BN and biases included),
   # in two groups: new layers at 3e-3, the backbone at 0.1 of it (3e-4).
   config.learning_rate = 3e-3
-  config.backbone_learning_rate_factor = 0.1
+  config.method.backbone_learning_rate_factor = 0.1
   config.momentum = 0.9
   config.nesterov = False
   config.weight_decay = 5e-4
-  config.label_smoothing = 0.0
   # Epochs 0-4: the backbone's optimizer is not stepped (its BN statistics still move).
-  config.freeze_backbone_epochs = 5
+  config.method.freeze_backbone_epochs = 5
   # Released quirk: CosineAnnealingLR stepped every batch with T_max = 150 x the number of
   # training images (899,100), while only 150 x 187 = 28,050 batches run: the rate ends at
   # 0.9976 of its start, effectively constant. cosine_steps = 0 anneals over the real run.

@@ -1,5 +1,5 @@
 """CUB-200-2011, TASN (ResNet-18 attention net, ResNet-50 part/master net) at 512 px:
-the released recipe (TASN.md section 5).
+the released recipe (researchmm/tasn @ 5dba8cc, tasn-mxnet/example/tasn/train.sh, train.py).
 
 python main.py --config configs/tasn_cub.py --workdir runs/tasn_cub \
     --config.data.manual_dir=/path/with/CUB_200_2011.tgz
@@ -7,15 +7,17 @@ python main.py --config configs/tasn_cub.py --workdir runs/tasn_cub \
 Paper and code differ: the paper reports CUB 87.9%; the released code's README gives 87.0%
 (sample size 224, this config) and 88.0% with --config.model_overrides.sample_size=336.
 Scale 7, the squared structure map, the sampler's density cap and C[0] = 1 appear only in
-the code; they are the defaults here (see cnl_jax/models/attention_sampler.py).
+the code; they are the defaults here (see cnl_jax/methods/tasn/sampler.py).
 """
 
+from cnl_jax.methods import method_config
 from configs import default
 
 
 def get_config():
   config = default.get_config()
   config.model = 'tasn_resnet50'
+  config.method = method_config(config.model)  # CE weights 1 and 0.5, distillation at T=10
   config.model_overrides.sample_size = 224  # sampled images; 336 for the 88.0% variant
   # torchvision's ImageNet weights for both ResNets: our ResNets have torchvision's layout
   # (post-activation v1.5); the released code's MXNet v2 weights (pre-activation, input BN)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnl_jax.models import attention_sampler as sampler
+from cnl_jax.methods.tasn import sampler
 
 
 def numpy_resize_align_corners(images, size):
@@ -25,7 +25,8 @@ def numpy_resize_align_corners(images, size):
 
 
 def numpy_attention_sample(image, attention_map, size, dense=4.0, iterations=5):
-  """TASN.md section 3 for one image [L, L, C] and map [L, L], literally, in float64."""
+  """The released sampler (researchmm/tasn @ 5dba8cc, att_sampler-inl.h) for one image
+  [L, L, C] and map [L, L], literally, in float64."""
   length = attention_map.shape[0]
   p_y = attention_map.max(axis=1)
   p_x = attention_map.max(axis=0)

@@ -5,7 +5,8 @@ import ml_collections
 import numpy as np
 
 from cnl_jax import create_model
-from cnl_jax.training import Classification, steps
+from cnl_jax.methods import Classification
+from cnl_jax.training import steps
 from cnl_jax.training.optimizer import create_optimizer
 
 COMPILE_EVENT = '/jax/core/compile/backend_compile_duration'
@@ -35,12 +36,12 @@ def test_same_shaped_batches_compile_once():
   jax.monitoring.register_event_duration_secs_listener(record)
   try:
     state, metrics = train_step(state, batch())
-    sums = eval_step(state, batch())
+    sums = eval_step(state.variables, batch())
     jax.block_until_ready((state, metrics, sums))
     first = len(compiled)
     for _ in range(3):
       state, metrics = train_step(state, batch())
-      sums = eval_step(state, batch())
+      sums = eval_step(state.variables, batch())
       float(metrics['loss']), float(sums['count'])
     jax.block_until_ready(state)
   finally:

@@ -2,8 +2,9 @@
 
 import pytest
 
-from cnl_jax.training import ConfigError, check_config
-from configs import default
+from cnl_jax.errors import ConfigError
+from cnl_jax.training import check_config
+from configs import default, rmg_pmsi_demo, tasn_cub
 
 
 @pytest.mark.parametrize('field,value,message', [
@@ -12,11 +13,13 @@ from configs import default
     ('eval_batch_size', 0, 'must be a positive integer'),
     ('learning_rate', 0.0, 'learning_rate=0.0 must be positive'),
     ('num_epochs', 0, 'num_epochs=0 must be a positive integer'),
-    ('image_size', 16, 'image_size=16 is too small'),
+    ('image_size', 16, 'image_size=16 does not fit .*must be at least 32'),
     ('eval_resize', 400, 'eval_resize=400 must be at least'),
     ('dtype', 'float16', "dtype='float16' must be one of"),
     ('warmup_per', 'batch', "warmup_per='batch' must be one of"),
-    ('mosaic_mode', 'per_batch', "mosaic_mode='per_batch' must be one of"),
+    ('schedule', 'linear', "schedule='linear' must be one of"),
+    ('cosine_steps', -1, 'cosine_steps=-1 must be 0'),
+    ('cosine_per', 'batch', "cosine_per='batch' must be one of"),
 ])
 def test_bad_value_is_refused(field, value, message):
   config = default.get_config()
@@ -30,22 +33,45 @@ def test_default_config_passes():
 
 
 @pytest.mark.parametrize('field,value,message', [
-    ('schedule', 'linear', "schedule='linear' must be one of"),
-    ('cosine_steps', -1, 'cosine_steps=-1 must be 0'),
-    ('freeze_backbone_epochs', 200, 'freeze_backbone_epochs=200 must be an integer in'),
-    ('backbone_learning_rate_factor', 0.0, 'backbone_learning_rate_factor=0.0 must be positive'),
+    ('label_smoothing', 1.0, r'label_smoothing=1.0 must lie in \[0, 1\)'),
 ])
-def test_bad_schedule_and_group_values_are_refused(field, value, message):
+def test_bad_classification_option_is_refused(field, value, message):
   config = default.get_config()
-  config[field] = value
+  config.method[field] = value
   with pytest.raises(ConfigError, match=message):
     check_config(config, device_count=1, process_count=1)
 
 
-@pytest.mark.parametrize('field,value', [('backbone_learning_rate_factor', 0.1),
-                                         ('freeze_backbone_epochs', 5)])
-def test_backbone_group_needs_a_model_with_a_separate_backbone(field, value):
+@pytest.mark.parametrize('field,value,message', [
+    ('freeze_backbone_epochs', 200, 'freeze_backbone_epochs=200 must be an integer in'),
+    ('backbone_learning_rate_factor', 0.0, 'backbone_learning_rate_factor=0.0 must be positive'),
+    ('mosaic_mode', 'per_batch', "mosaic_mode='per_batch' must be one of"),
+])
+def test_bad_progressive_option_is_refused(field, value, message):
+  config = rmg_pmsi_demo.get_config()
+  config.method[field] = value
+  with pytest.raises(ConfigError, match=message):
+    check_config(config, device_count=1, process_count=1)
+
+
+def test_an_image_size_the_mosaics_cannot_cut_is_refused():
+  config = rmg_pmsi_demo.get_config()
+  config.image_size = config.eval_resize = 68
+  with pytest.raises(ConfigError, match='image_size=68 cannot be cut into the 8 x 8 mosaic'):
+    check_config(config, device_count=1, process_count=1)
+
+
+def test_a_model_of_another_method_needs_that_methods_options():
   config = default.get_config()
-  config[field] = value
-  with pytest.raises(ConfigError, match="'resnet50_5cnl' has no separate pretrained backbone"):
+  config.model = 'tasn_resnet50'
+  with pytest.raises(ConfigError, match="trained by method 'tasn', but config.method holds the "
+                     "options of 'classification'"):
+    check_config(config, device_count=1, process_count=1)
+  check_config(tasn_cub.get_config(), device_count=1, process_count=1)
+
+
+def test_an_override_the_model_lacks_is_refused():
+  config = default.get_config()
+  config.model_overrides.widht = 16
+  with pytest.raises(ConfigError, match="model_overrides=.*does not fit.*'widht'"):
     check_config(config, device_count=1, process_count=1)

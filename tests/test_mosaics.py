@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnl_jax.training import mosaics
+from cnl_jax.methods import mosaics
 
 KEYS = jax.random.split(jax.random.key(0), 64)
 jigsaw = jax.jit(mosaics.jigsaw, static_argnums=(1, 3))

@@ -1,4 +1,4 @@
-"""The optimizer: one SGD group by default; a backbone group with its own rate and freeze."""
+"""The optimizer: one SGD group by default; parameter groups with their own rate and freeze."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from cnl_jax.training.optimizer import create_optimizer
+from cnl_jax.methods import ParameterGroup
+from cnl_jax.training.optimizer import create_optimizer, group_labels
 from configs import default
 
 STEPS_PER_EPOCH = 3
@@ -16,10 +17,11 @@ def params():
   return {'backbone': {'kernel': jnp.ones((2, 3))}, 'head': {'kernel': jnp.ones((3,))}}
 
 
-def run(config, updates, updates_per_step=1, backbone=('backbone',)):
+def run(config, updates, updates_per_step=1, factor=1.0, frozen_epochs=0, grouped=True):
   """Parameters and optimizer state after each of `updates` updates with unit gradients."""
+  groups = (ParameterGroup('backbone/.*', factor, frozen_epochs),) if grouped else ()
   tx = create_optimizer(config, lambda step: 0.1 * (step + 1), STEPS_PER_EPOCH,
-                        updates_per_step, backbone)
+                        updates_per_step, groups)
   values, state = params(), None
   state = tx.init(values)
   history = []
@@ -41,11 +43,10 @@ def momentum_of(state, group):
 
 def test_frozen_backbone_keeps_params_and_momentum_while_the_head_learns():
   config = default.get_config()
-  config.freeze_backbone_epochs = 2
-  history = run(config, 2 * STEPS_PER_EPOCH + 1)
+  history = run(config, 2 * STEPS_PER_EPOCH + 1, frozen_epochs=2)
   frozen_values, frozen_state = history[2 * STEPS_PER_EPOCH - 1]
   np.testing.assert_array_equal(frozen_values['backbone']['kernel'], params()['backbone']['kernel'])
-  for buffer in momentum_of(frozen_state, 'backbone'):
+  for buffer in momentum_of(frozen_state, '0'):
     np.testing.assert_array_equal(buffer, np.zeros_like(buffer))
   assert not np.allclose(frozen_values['head']['kernel'], params()['head']['kernel'])
   thawed_values, _ = history[-1]
@@ -55,9 +56,9 @@ def test_frozen_backbone_keeps_params_and_momentum_while_the_head_learns():
 def test_backbone_rate_is_the_factor_times_the_schedule_at_the_batch_step():
   config = default.get_config()
   config.momentum, config.weight_decay = 0.0, 0.0
-  config.backbone_learning_rate_factor, config.freeze_backbone_epochs = 0.1, 1
   updates_per_step = 2
-  history = run(config, 2 * STEPS_PER_EPOCH * updates_per_step, updates_per_step)
+  history = run(config, 2 * STEPS_PER_EPOCH * updates_per_step, updates_per_step, factor=0.1,
+                frozen_epochs=1)
   first_thawed = STEPS_PER_EPOCH * updates_per_step  # update index of the first backbone move
   before, _ = history[first_thawed - 1]
   after, _ = history[first_thawed]
@@ -71,7 +72,15 @@ def test_backbone_rate_is_the_factor_times_the_schedule_at_the_batch_step():
 def test_one_group_without_a_backbone_is_plain_sgd_with_coupled_decay():
   config = default.get_config()
   config.momentum, config.weight_decay = 0.0, 0.5
-  (values, _), = run(config, 1, backbone=())
+  (values, _), = run(config, 1, grouped=False)
   # w - lr * (grad + decay * w) = 1 - 0.1 * (1 + 0.5)
   np.testing.assert_allclose(values['backbone']['kernel'], 0.85, rtol=1e-6)
   np.testing.assert_allclose(values['head']['kernel'], 0.85, rtol=1e-6)
+
+
+def test_each_parameter_takes_the_first_group_whose_pattern_matches_its_path():
+  tree = {'backbone': {'stem': {'kernel': 0}, 'head': {'kernel': 0}}, 'head': {'kernel': 0}}
+  groups = (ParameterGroup('backbone/head/.*', 0.5), ParameterGroup('backbone/.*', 0.1))
+  assert group_labels(tree, groups) == {
+      'backbone': {'stem': {'kernel': '1'}, 'head': {'kernel': '0'}},
+      'head': {'kernel': 'default'}}

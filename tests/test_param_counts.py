@@ -7,7 +7,8 @@ import pytest
 
 import cnl_jax
 
-# PAPER.md Table 2: trainable parameters at 200 classes (BN running statistics excluded).
+# Trainable parameters at 200 classes (BN running statistics excluded), as the released code
+# (FouriYe/CNL-ICIP2020, cnlnet_5CNL.py) builds the models of the paper's Table 2.
 TABLE_2_PARAMS = {
     'resnet50': 23_917_832,
     'resnet50_5nl': 31_266_056,

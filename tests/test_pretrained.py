@@ -21,6 +21,7 @@ from flax import traverse_util
 
 import cnl_jax
 from cnl_jax import pretrained
+from cnl_jax.errors import WeightsError
 from cnl_jax.models.mobilenet_v2 import MobileNetV2
 from cnl_jax.models.resnet import ARCHITECTURES, ResNet, block_specs
 from cnl_jax.pretrained.reference import draw_state_dict, recorded_channels
@@ -233,7 +234,7 @@ def offline_hub(monkeypatch, home):
 def test_offline_imagenet_without_cache_says_what_to_download(monkeypatch, tmp_path):
   offline_hub(monkeypatch, tmp_path)
   _, variables = init('resnet50', 200)
-  with pytest.raises(FileNotFoundError) as error:
+  with pytest.raises(WeightsError) as error:
     pretrained.load_pretrained(variables, 'imagenet', architecture='resnet50')
   message = str(error.value)
   assert 'https://huggingface.co/timm/resnet50.tv_in1k/resolve/main/model.safetensors' in message
@@ -288,13 +289,13 @@ def test_pth_without_torch_points_to_safetensors(monkeypatch, tmp_path):
   monkeypatch.setitem(sys.modules, 'torch', None)  # `import torch` raises ImportError
   path = tmp_path / 'resnet18.pth'
   path.write_bytes(b'')
-  with pytest.raises(ImportError, match=r'needs PyTorch.*\.safetensors'):
+  with pytest.raises(WeightsError, match=r'needs PyTorch.*\.safetensors'):
     pretrained.load_pretrained({}, path, architecture='resnet18')
 
 
 @pytest.mark.parametrize('source, error', [
-    ('imagenet21k', ValueError), ('weights.npz', ValueError),
-    ('/nonexistent/resnet50.safetensors', FileNotFoundError)])
+    ('imagenet21k', WeightsError), ('weights.npz', WeightsError),
+    ('/nonexistent/resnet50.safetensors', WeightsError)])
 def test_bad_source_is_named(source, error):
   with pytest.raises(error, match=source):
     pretrained.load_pretrained({}, source, architecture='resnet50')
@@ -315,6 +316,7 @@ def test_no_source_keeps_random_init():
 
 def test_training_config_pretrained_field_loads_the_backbone(tmp_path):
   from safetensors.numpy import save_file
+  from cnl_jax.methods import build_method
   from cnl_jax.training import loop
   from configs import demo
   weights = state_dict(18)
@@ -323,7 +325,8 @@ def test_training_config_pretrained_field_loads_the_backbone(tmp_path):
   config = demo.get_config()
   config.model, config.model_overrides, config.pretrained = 'resnet18_2cnl', {}, str(path)
   _, variables = init('resnet18_2cnl', 20)
-  loaded = loop._pretrained_loader(config)(variables)  # pylint: disable=protected-access
+  method = build_method(config, 20)
+  loaded = loop._pretrained_loader(config, method)(variables)  # pylint: disable=protected-access
   np.testing.assert_array_equal(loaded['params']['res3_1']['conv2']['kernel'],
                                 weights['layer2.1.conv2.weight'].transpose(2, 3, 1, 0))
   np.testing.assert_array_equal(loaded['batch_stats']['stem_bn']['var'],
@@ -333,10 +336,6 @@ def test_training_config_pretrained_field_loads_the_backbone(tmp_path):
 class WithTrunk(nn.Module):
   """A model whose pretrained backbone is one subtree ('trunk') beside a new layer."""
 
-  @property
-  def pretrained_backbones(self):
-    return {'trunk': 'resnet18'}
-
   @nn.compact
   def __call__(self, images, train=False):
     logits, _ = ResNet(18, 1000, name='trunk')(images, train=train)
@@ -345,13 +344,13 @@ class WithTrunk(nn.Module):
 
 def test_backbone_subtrees_are_filled_and_new_layers_kept(tmp_path):
   from safetensors.numpy import save_file
-  from cnl_jax.training.loop import _load_backbones
   weights = state_dict(18)
   path = tmp_path / 'resnet18.safetensors'
   save_file(weights, str(path))
   model = WithTrunk()
   variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
-  loaded = _load_backbones(jax.device_get(variables), str(path), model.pretrained_backbones)
+  loaded = pretrained.load_backbones(jax.device_get(variables), str(path),
+                                     {'trunk': 'resnet18'})
   np.testing.assert_array_equal(loaded['params']['trunk']['stem_conv']['kernel'],
                                 weights['conv1.weight'].transpose(2, 3, 1, 0))
   np.testing.assert_array_equal(loaded['batch_stats']['trunk']['res5_1']['bn2']['var'],
@@ -366,7 +365,7 @@ MOBILENET_URL = 'https://download.pytorch.org/models/mobilenet_v2-b0353104.pth'
 def test_imagenet_mobilenet_v2_without_torch_says_what_to_download(monkeypatch):
   monkeypatch.setitem(sys.modules, 'torch', None)  # `import torch` raises ImportError
   _, variables = mobilenet_v2(None)
-  with pytest.raises(ImportError) as error:
+  with pytest.raises(WeightsError) as error:
     pretrained.load_pretrained(variables, 'imagenet', architecture='mobilenet_v2')
   message = str(error.value)
   assert MOBILENET_URL in message
@@ -383,7 +382,7 @@ def test_offline_imagenet_mobilenet_v2_says_where_to_put_it(monkeypatch, tmp_pat
   hub = types.SimpleNamespace(get_dir=lambda: str(tmp_path), download_url_to_file=offline)
   monkeypatch.setitem(sys.modules, 'torch', types.SimpleNamespace(hub=hub))  # torch offline
   _, variables = mobilenet_v2(None)
-  with pytest.raises(FileNotFoundError) as error:
+  with pytest.raises(WeightsError) as error:
     pretrained.load_pretrained(variables, 'imagenet', architecture='mobilenet_v2')
   assert MOBILENET_URL in str(error.value)
   assert str(tmp_path / 'checkpoints' / 'mobilenet_v2-b0353104.pth') in str(error.value)
@@ -391,6 +390,7 @@ def test_offline_imagenet_mobilenet_v2_says_where_to_put_it(monkeypatch, tmp_pat
 
 def test_rmg_pmsi_config_loads_mobilenet_v2_into_the_backbone_only(tmp_path):
   from safetensors.numpy import save_file
+  from cnl_jax.methods import build_method
   from cnl_jax.training import loop
   from configs import rmg_pmsi_demo
   weights = draw_state_dict(layout('mobilenet_v2'), 0)
@@ -402,7 +402,8 @@ def test_rmg_pmsi_config_loads_mobilenet_v2_into_the_backbone_only(tmp_path):
   model = cnl_jax.create_model(config.model, 20, **config.model_overrides)
   variables = jax.eval_shape(
       lambda: model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False))
-  loaded = loop._pretrained_loader(config)(variables)  # pylint: disable=protected-access
+  method = build_method(config, 20)
+  loaded = loop._pretrained_loader(config, method)(variables)  # pylint: disable=protected-access
   backbone = loaded['params']['backbone']
   np.testing.assert_array_equal(backbone['block6']['expand']['conv']['kernel'],
                                 weights['features.6.conv.0.0.weight'].transpose(2, 3, 1, 0))
@@ -415,15 +416,14 @@ def test_tasn_backbones_without_classifier_load(tmp_path):
   """TASN's attention net (stride 8) and part net have no classifier: torchvision's fc is
   left out and every backbone tensor is loaded."""
   from safetensors.numpy import save_file
-  from cnl_jax.training.loop import _load_backbones
   model = cnl_jax.create_model('tasn_resnet50', 3, part_depth=18, sample_size=32)
   variables = jax.device_get(jax.eval_shape(
       lambda: model.init(jax.random.key(0), jnp.zeros((1, 40, 40, 3)), train=False)))
   variables = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), variables)
   weights = state_dict(18)
   save_file(weights, str(tmp_path / 'resnet18.safetensors'))
-  loaded = _load_backbones(variables, str(tmp_path / 'resnet18.safetensors'),
-                           {'attention_net': 'resnet18', 'part_net': 'resnet18'})
+  loaded = pretrained.load_backbones(variables, str(tmp_path / 'resnet18.safetensors'),
+                                     {'attention_net': 'resnet18', 'part_net': 'resnet18'})
   for subtree in ('attention_net', 'part_net'):
     np.testing.assert_array_equal(loaded['params'][subtree]['res5_1']['conv2']['kernel'],
                                   weights['layer4.1.conv2.weight'].transpose(2, 3, 1, 0))

@@ -9,11 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnl_jax.methods.rmg_pmsi import HEADS, RMGPMSI, RMGPMSIMethod
 from cnl_jax.models.layers import BatchNorm
-from cnl_jax.models.rmg_pmsi import HEADS, RMGPMSI
 from cnl_jax.training import steps
-from cnl_jax.training.optimizer import backbone_subtrees, create_optimizer
-from cnl_jax.training.progressive import Progressive
+from cnl_jax.training.optimizer import create_optimizer
 from configs import rmg_pmsi_cub
 
 
@@ -26,18 +25,14 @@ class Backbone(nn.Module):
 
 
 class StandIn(nn.Module):
-  """images -> {head: logits}; the heads read the feature map's layout, as taps do."""
+  """images -> ({head: logits}, {}); the heads read the feature map's layout, as taps do."""
   num_classes: int
-
-  @property
-  def pretrained_backbones(self):
-    return {'backbone': 'mobilenet_v2'}
 
   @nn.compact
   def __call__(self, images, *, train=False):
     x = Backbone(name='backbone')(images, train=train)
     x = nn.Dropout(0.1, deterministic=not train)(x.reshape(x.shape[0], -1))
-    return {head: nn.Dense(self.num_classes, name=head)(x) for head in HEADS}
+    return {head: nn.Dense(self.num_classes, name=head)(x) for head in HEADS}, {}
 
 
 def batch(size=8, num_classes=4):
@@ -54,11 +49,11 @@ def backbone_leaves(tree):
 
 def test_frozen_backbone_step_compiles_once_keeps_the_backbone_and_lowers_the_loss():
   mesh = steps.create_mesh()
-  method = Progressive(StandIn(4), 4)
   config = rmg_pmsi_cub.get_config()  # backbone frozen for 5 epochs
+  method = RMGPMSIMethod(StandIn(4), 4, config.method)
   config.learning_rate = 0.02
   tx = create_optimizer(config, lambda step: config.learning_rate, 100,
-                        method.updates_per_step, backbone_subtrees(method.model))
+                        method.updates_per_step, method.parameter_groups())
   state = steps.create_train_state(method, tx, 0, (1, 16, 16, 3), mesh)
   initial = jax.device_get(state)
   train_step = steps.make_train_step(method, mesh)
@@ -85,7 +80,7 @@ def test_frozen_backbone_step_compiles_once_keeps_the_backbone_and_lowers_the_lo
 
 
 def test_each_update_trains_only_its_head_and_moves_the_batch_statistics():
-  method = Progressive(StandIn(4), 4)
+  method = RMGPMSIMethod(StandIn(4), 4)
   variables = method.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
   params, model_state = variables['params'], {'batch_stats': variables['batch_stats']}
   every_update = jax.jit(lambda *args: [jax.grad(method.loss, has_aux=True)(*args, update)
@@ -100,7 +95,7 @@ def test_each_update_trains_only_its_head_and_moves_the_batch_statistics():
 
 
 def test_predict_mixes_the_four_heads():
-  method = Progressive(StandIn(4), 4)
+  method = RMGPMSIMethod(StandIn(4), 4)
   images = batch()['image']
   outputs = method.predict(method.init(jax.random.key(0), images), images)
   assert set(outputs) == {*HEADS, 'mix'} and method.reported_head == 'mix'
@@ -111,7 +106,9 @@ def test_the_real_network_traces_through_a_mosaic_update_and_the_clean_update():
   # Abstract (no compilation): RMG-PMSI's dropout, batch statistics and taps under the method.
   model = RMGPMSI(4, stem_stride=2, width_multiplier=0.35, smooth_inner_features=8,
                   features=16, classifier_features=8)
-  method = Progressive(model, 4, 'per_sample')
+  options = RMGPMSIMethod.default_options()
+  options.mosaic_mode = 'per_sample'
+  method = RMGPMSIMethod(model, 4, options)
   images = jax.ShapeDtypeStruct((2, 64, 64, 3), jnp.float32)
   variables = jax.eval_shape(method.init, jax.random.key(0), images)
   params, model_state = variables['params'], {'batch_stats': variables['batch_stats']}

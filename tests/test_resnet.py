@@ -152,8 +152,8 @@ def test_width_scales_every_stage():
 def test_stage_strides_and_no_classifier_keep_the_backbone_parameters():
   images = jax.ShapeDtypeStruct((1, 224, 224, 3), jnp.float32)
   shapes = {}
-  for kwargs in ({}, dict(stage_strides=(1, 1, 2, 1), classifier=False)):
-    model = cnl_jax.create_model('resnet18', 10, **kwargs)
+  for kwargs in ({}, dict(stage_strides=(1, 1, 2, 1), num_classes=None)):
+    model = cnl_jax.models.ResNet(18, **{'num_classes': 10, **kwargs})
     variables = jax.eval_shape(lambda x, m=model: m.init(jax.random.key(0), x), images)
     shapes[bool(kwargs)] = (variables, jax.eval_shape(model.apply, variables, images))
   (with_head, _), (backbone, (pooled, features)) = shapes[False], shapes[True]

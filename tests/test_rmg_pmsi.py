@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from cnl_jax.models.mobilenet_v2 import MobileNetV2
-from cnl_jax.models.rmg_pmsi import HEADS, Classifier, MultiStageInteraction, RMGPMSI
+from cnl_jax.methods.rmg_pmsi import HEADS, MultiStageInteraction, RMGPMSI
+from cnl_jax.models.granularity_heads import Classifier
 from cnl_jax.summary import count_macs
 
-# RMG_PMSI.md section 3, counted from the released code at 200 classes.
+# Counted from the released code (cj-wade/Progressive-Multi-stage-Interactive-Training-in-
+# Mobile-Network-for-FGVC @ 857ba00, models/network/PMSI.py) at 200 classes.
 RELEASED_PARAMS = {
     'backbone': 2_223_872, 'smooth1': 1_855_360, 'smooth2': 1_875_840, 'smooth3': 2_254_720,
     'classifier1': 271_240, 'classifier2': 271_240, 'classifier3': 271_240,
@@ -36,7 +38,7 @@ def test_trainable_parameters_at_200_classes_equal_the_released_code():
 def test_taps_and_heads_at_448(stem_stride, grid):
   model = RMGPMSI(200, stem_stride=stem_stride)
   images, variables = abstract_init(model, 448)
-  outputs, state = jax.eval_shape(lambda v, x: model.apply(
+  (outputs, _), state = jax.eval_shape(lambda v, x: model.apply(
       v, x, capture_intermediates=lambda module, _: isinstance(module, MobileNetV2),
       mutable=['intermediates']), variables, images)
   assert {name: logits.shape for name, logits in outputs.items()} == {
@@ -75,7 +77,7 @@ def test_gate_dropout_acts_only_in_training():
 def test_new_layers_use_pytorchs_default_init():
   stages = [jnp.zeros((2, 640))] * 3
   gate = MultiStageInteraction().init(jax.random.key(0), stages, train=False)['params']
-  head = Classifier(200).init(jax.random.key(0), stages[0], train=False)['params']
+  head = Classifier(200, 320).init(jax.random.key(0), stages[0], train=False)['params']
   for dense in (gate['map1'], gate['map2'], head['fc1'], head['fc2']):
     bound = 1 / np.sqrt(dense['kernel'].shape[0])  # U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     for values in (dense['kernel'], dense['bias']):

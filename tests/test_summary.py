@@ -8,7 +8,7 @@ import pytest
 
 from cnl_jax import create_model, summary
 
-# PAPER.md: conv + fc multiply-accumulates at 448 px and 200 classes.
+# Conv + fc multiply-accumulates at 448 px and 200 classes of the released code's models.
 PAPER_CONV_FC_MACS = {
     'resnet50': 1.6349e10, 'resnet50_5cnl': 2.0253e10, 'resnet50_5nl': 2.4569e10,
     'resnet101': 3.1197e10, 'resnet101_5cnl': 3.5102e10, 'resnet101_5nl': 3.9418e10,

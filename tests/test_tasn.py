@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from cnl_jax import visualize
-from cnl_jax.models.tasn import TASN
+from cnl_jax.data.image_files import read_eval_image
+from cnl_jax.methods.tasn import TASN, TASNMethod, distillation_loss
 from cnl_jax.trained_run import TrainedRun
 from cnl_jax.training import steps
-from cnl_jax.training.tasn import TASNMethod, distillation_loss
 from configs import tasn_demo
 
 COMPILE_EVENT = '/jax/core/compile/backend_compile_duration'
@@ -44,9 +44,9 @@ def test_distillation_equals_its_formula(rng):
     z = np.exp(z - z.max(-1, keepdims=True))
     return z / z.sum(-1, keepdims=True)
   expected = np.mean(-np.sum(softmax(teacher / 10) * np.log(softmax(student / 10)), -1))
-  assert float(distillation_loss(teacher, student)) == pytest.approx(expected, rel=1e-5)
+  assert float(distillation_loss(teacher, student, 10.0)) == pytest.approx(expected, rel=1e-5)
   # Not stop-gradiented: the teacher (part net's logits) learns from it too.
-  assert np.any(jax.grad(distillation_loss)(jnp.asarray(teacher), jnp.asarray(student)))
+  assert np.any(jax.grad(distillation_loss)(jnp.asarray(teacher), jnp.asarray(student), 10.0))
 
 
 @pytest.fixture(scope='module')
@@ -112,7 +112,8 @@ def test_visualize_shows_maps_and_sampled_images(few_steps, tmp_path):
   run = TrainedRun(config, tuple('abcd'), {'params': state.params, **state.model_state})
   image = np.random.default_rng(0).integers(0, 255, (50, 60, 3), np.uint8)
   Image.fromarray(image).save(tmp_path / 'bird.png')
-  paths = visualize.visualize_sampling(run, str(tmp_path / 'bird.png'), str(tmp_path / 'out'))
+  pixels = read_eval_image(str(tmp_path / 'bird.png'), 40, 40)
+  paths = visualize.visualize_panels(run, pixels, str(tmp_path / 'out'))
   assert [os.path.basename(path) for path in paths] == [
       'structure_map.png', 'detail_map.png', 'structure_image.png', 'detail_image.png',
       'grid.png']
@@ -120,5 +121,7 @@ def test_visualize_shows_maps_and_sampled_images(few_steps, tmp_path):
   for path in paths:
     with Image.open(path) as shown:
       assert shown.size == ((5 * size, size) if path.endswith('grid.png') else (size, size))
-  outputs = run.model_outputs(np.zeros((1, 40, 40, 3), np.float32))
-  assert outputs['structure_images'].shape == outputs['detail_images'].shape == (1, 32, 32, 3)
+  panels = run.panels(np.zeros((40, 40, 3), np.float32))
+  assert panels['structure_image'].values.shape == (32, 32, 3)
+  assert panels['detail_image'].values.shape == (32, 32, 3)
+  assert panels['structure_map'].kind == 'heatmap' and panels['detail_image'].kind == 'image'

@@ -59,9 +59,7 @@ def test_workdir_without_config_is_a_clear_error(tool, tmp_path, capsys):
   with pytest.raises(FileNotFoundError, match='config.json does not exist'):
     load_run(str(tmp_path))
   arguments = {predict: ['x.jpg'], evaluate: [], visualize: ['--image', 'x.jpg']}[tool]
-  with pytest.raises(SystemExit) as exit_info:
-    tool.main(['--workdir', str(tmp_path), *arguments])
-  assert exit_info.value.code == 1
+  assert tool.main(['--workdir', str(tmp_path), *arguments]) == 1
   assert 'config.json does not exist' in capsys.readouterr().err
 
 
@@ -156,8 +154,8 @@ def test_visualize_cnl(run_dir, image_files, tmp_path, capsys):
       'cnl_attention_0_q16_16.png', 'cnl_attention_0_q3_30.png',
       'cnl_attention_1_q16_16.png', 'cnl_attention_1_q3_30.png', 'grid.png']
   _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE, columns=3, rows=2)
-  with pytest.raises(SystemExit):
-    visualize.main(['--workdir', str(run_dir), '--image', str(image_files / 'broken.jpg')])
+  assert visualize.main(['--workdir', str(run_dir), '--image',
+                         str(image_files / 'broken.jpg')]) == 1
   assert 'broken.jpg: not a readable image' in capsys.readouterr().err
 
 

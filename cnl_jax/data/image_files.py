@@ -8,9 +8,10 @@ import numpy as np
 import tensorflow as tf
 
 from cnl_jax.data.pipeline import MEAN_RGB, STDDEV_RGB, eval_image
+from cnl_jax.errors import UserError
 
 
-class UnreadableImageError(ValueError):
+class UnreadableImageError(UserError, ValueError):
   """A file that is missing or not an image TensorFlow can decode."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from cnl_jax.errors import UserError
 
-class DatasetError(ValueError):
+
+class DatasetError(UserError, ValueError):
   """Bad dataset input: missing or corrupt files, empty classes, inconsistent split lists."""
 
 

@@ -154,11 +154,6 @@ class MobileNetV2(nn.Module):
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
-  @property
-  def pretrained_backbones(self) -> dict[str, str]:
-    """The whole model is torchvision's MobileNetV2 (its `classifier` is the head)."""
-    return {'': 'mobilenet_v2'}
-
   @nn.compact
   def __call__(self, images: jax.Array, *, train: bool = False
                ) -> tuple[jax.Array, dict[str, jax.Array]]:

@@ -91,7 +91,6 @@ ARCHITECTURES: dict[int, Architecture] = {
 }
 
 # Each stage halves the resolution (res2 by the stem's max-pool); the stem conv halves it too.
-TOTAL_STRIDE = 32
 # Strides of the first block of res2..res5 (res2's input is already halved by the max-pool).
 STAGE_STRIDES = (1, 2, 2, 2)
 
@@ -136,13 +135,15 @@ class CNLPlacement:
 class ResNet(nn.Module):
   """ResNet v1.5 (torchvision layout) with optional NL blocks and one optional CNL block.
 
-  Returns `(logits, features)`: logits [batch, num_classes] and a dict of every block output
+  Returns `(logits, features)`: logits [batch, num_classes] (with `num_classes=None`, no
+  dropout or classifier: the pooled features [batch, channels], for a backbone inside a larger
+  model) and a dict of every block output
   (`res2_0` ... `res5_2`), each NL output (`<block>_nonlocal`), the CNL output (`cnl`),
   `stem` and `pooled`. Under `jax.jit` the features nobody reads cost nothing.
 
   Attributes:
     depth: 18, 34, 50, 101 or 152.
-    num_classes: width of the classifier.
+    num_classes: width of the classifier, or None for none.
     width: channels of the stem and res2 (64 in the paper; smaller for quick experiments).
     nonlocal_after: blocks followed by an NL block; its output feeds the next block.
     cnl: the CNL block's query and responses; its output replaces the query's block output.
@@ -152,14 +153,12 @@ class ResNet(nn.Module):
     attention_implementation: passed to every NL and CNL attention ('xla', 'cudnn', 'auto').
     stage_strides: strides of the first block of res2..res5; TASN's attention net uses
       (1, 1, 2, 1) for a stride-8 res5 (the parameters do not change).
-    classifier: False leaves out dropout and the classifier; the first output is then the
-      pooled features [batch, channels] (a backbone inside a larger model).
     remat_blocks: recompute each residual block's activations in the backward pass instead
       of keeping them (`nn.remat`): less memory for about one more forward pass of compute,
       to fit larger batches. Same parameters and results.
   """
   depth: int
-  num_classes: int
+  num_classes: int | None
   width: int = 64
   nonlocal_after: tuple[str, ...] = ()
   cnl: CNLPlacement | None = None
@@ -170,13 +169,7 @@ class ResNet(nn.Module):
   param_dtype: Any = jnp.float32
   attention_implementation: Implementation = None
   stage_strides: tuple[int, int, int, int] = STAGE_STRIDES
-  classifier: bool = True
   remat_blocks: bool = False
-
-  @property
-  def pretrained_backbones(self) -> dict[str, str]:
-    """Params subtrees that ImageNet weights fill ('' = the whole model), by architecture."""
-    return {'': f'resnet{self.depth}'}
 
   @nn.compact
   def __call__(self, images: jax.Array, *, train: bool = False
@@ -215,7 +208,7 @@ class ResNet(nn.Module):
 
     x = jnp.mean(x, axis=(1, 2))
     features['pooled'] = x
-    if not self.classifier:
+    if self.num_classes is None:
       return x, features
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     logits = nn.Dense(self.num_classes, kernel_init=_dense_init, name='head', **common)(x)

@@ -26,3 +26,22 @@ def load_pretrained(variables: Variables, source: str | os.PathLike | None, *,
       variables, read_state_dict(source, architecture=architecture))
   logging.info('Pretrained weights from %s: %s', source, report)
   return converted
+
+
+def load_backbones(variables: Variables, source: str | os.PathLike | None,
+                   backbones: dict[str, str]) -> Variables:
+  """Fills each backbone subtree ('' = the whole model) of every collection from `source`.
+
+  `backbones` maps a top-level subtree to the architecture whose weights it takes, e.g.
+  {'attention_net': 'resnet18', 'part_net': 'resnet50'} or {'': 'resnet50'}.
+  """
+  variables = dict(variables)
+  for subtree, architecture in backbones.items():
+    if not subtree:
+      return load_pretrained(variables, source, architecture=architecture)
+    part = {name: collection[subtree] for name, collection in variables.items()
+            if subtree in collection}
+    loaded = load_pretrained(part, source, architecture=architecture)
+    for name, collection in loaded.items():
+      variables[name] = {**variables[name], subtree: collection}
+  return variables

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from cnl_jax.errors import WeightsError
 from cnl_jax.models.resnet import ARCHITECTURES
 
 # torchvision's original (V1) ImageNet weights as timm republished them in safetensors form;
@@ -34,7 +35,7 @@ ARCHITECTURE_NAMES = (*HUB_ARCHITECTURES, *TORCHVISION_URLS)
 def imagenet_repo(architecture: str) -> str:
   """The hub repository with torchvision's ImageNet weights for an architecture ('resnet50')."""
   if architecture not in HUB_ARCHITECTURES:
-    raise ValueError(f'No ImageNet weights on the hub for architecture {architecture!r}; '
+    raise WeightsError(f'No ImageNet weights on the hub for architecture {architecture!r}; '
                      f'known: {", ".join(HUB_ARCHITECTURES)}.')
   return f'timm/{architecture}.tv_in1k'
 
@@ -44,16 +45,16 @@ def read_state_dict(source: str | os.PathLike, *, architecture: str
   """The state dict that `source` names; `architecture` picks the 'imagenet' checkpoint."""
   if source == 'imagenet':
     if architecture not in ARCHITECTURE_NAMES:
-      raise ValueError(f'No ImageNet weights for architecture {architecture!r}; known: '
+      raise WeightsError(f'No ImageNet weights for architecture {architecture!r}; known: '
                        f'{", ".join(ARCHITECTURE_NAMES)}.')
     if architecture in TORCHVISION_URLS:
       return _read_torch(_download_torchvision(architecture))
     return _read_safetensors(_download_imagenet(architecture))
   path = pathlib.Path(source)
   if path.suffix not in ('.safetensors', '.pth', '.pt'):
-    raise ValueError(f'Unknown pretrained source {str(source)!r}; use {SOURCES}.')
+    raise WeightsError(f'Unknown pretrained source {str(source)!r}; use {SOURCES}.')
   if not path.is_file():
-    raise FileNotFoundError(f'Pretrained weights file {str(path)!r} does not exist; pass the '
+    raise WeightsError(f'Pretrained weights file {str(path)!r} does not exist; pass the '
                             'path of a torchvision ResNet or MobileNetV2 checkpoint, or '
                             "'imagenet'.")
   if path.suffix == '.safetensors':
@@ -71,7 +72,7 @@ def _download_imagenet(architecture: str) -> str:
     return hf_hub_download(repo, IMAGENET_FILE)
   except LocalEntryNotFoundError as error:
     cache = constants.HF_HUB_CACHE
-    raise FileNotFoundError(
+    raise WeightsError(
         f'ImageNet weights for {architecture} are neither in the Hugging Face cache ({cache}) '
         'nor downloadable from here (no network, or HF_HUB_OFFLINE is set). Either download\n'
         f'  https://huggingface.co/{repo}/resolve/main/{IMAGENET_FILE}\n'
@@ -94,7 +95,7 @@ def _download_torchvision(architecture: str) -> pathlib.Path:
   try:
     import torch
   except ImportError as error:
-    raise ImportError(
+    raise WeightsError(
         f"ImageNet weights for {architecture} are torchvision's .pth file, and reading it "
         f'needs PyTorch, which is not installed. Install torch, or download\n  {url}\n'
         f'and convert it where torch is installed:\n{convert}') from error
@@ -104,7 +105,7 @@ def _download_torchvision(architecture: str) -> pathlib.Path:
       path.parent.mkdir(parents=True, exist_ok=True)
       torch.hub.download_url_to_file(url, str(path), progress=False)
     except OSError as error:  # URLError is an OSError
-      raise FileNotFoundError(
+      raise WeightsError(
           f"ImageNet weights for {architecture} are not in torch's hub cache and cannot be "
           f'downloaded from here. Download\n  {url}\nand put it at\n  {path}\n(the folder '
           f'torchvision uses; TORCH_HOME moves it), or convert it to .safetensors:\n{convert}'
@@ -121,14 +122,14 @@ def _read_torch(path: pathlib.Path) -> dict[str, np.ndarray]:
   try:
     import torch
   except ImportError as error:
-    raise ImportError(
+    raise WeightsError(
         f'Reading {str(path)!r} needs PyTorch, which is not installed. Install torch, or save '
         'the state dict as .safetensors where torch is (safetensors.torch.save_file) and pass '
         "that path; for torchvision's ImageNet weights pass 'imagenet'.") from error
   state = torch.load(path, map_location='cpu', weights_only=True)
   if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
     top = list(state)[:5] if isinstance(state, Mapping) else type(state).__name__
-    raise ValueError(f'{str(path)!r} holds {top}, not a state dict of tensors; save '
+    raise WeightsError(f'{str(path)!r} holds {top}, not a state dict of tensors; save '
                      '`model.state_dict()` (or the state dict inside this checkpoint) instead.')
   return {name: (value.float() if value.is_floating_point() else value).numpy()
           for name, value in state.items()}

@@ -20,6 +20,7 @@ import numpy as np
 from absl import logging
 from flax import traverse_util
 
+from cnl_jax.errors import UserError
 from cnl_jax.models import mobilenet_v2
 
 Variables = Mapping[str, Any]
@@ -182,7 +183,7 @@ class LoadReport:
             f'{head}; kept at init: {kept}.')
 
 
-class StateDictMismatchError(ValueError):
+class StateDictMismatchError(UserError, ValueError):
   """The state dict does not fit the model; nothing was loaded."""
 
   def __init__(self, missing: list[str], unexpected: list[str], wrong_shapes: list[str],

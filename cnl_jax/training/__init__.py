@@ -1,6 +1,7 @@
-"""Training: train state, optimizer and schedule, sharded steps, checkpoints, loops."""
+"""Training: train state, optimizer and schedule, sharded steps, checkpoints, loops. Generic:
+what differs between methods comes from `cnl_jax.methods`."""
 
-from cnl_jax.training.config_checks import ConfigError, check_config
+from cnl_jax.errors import ConfigError
+from cnl_jax.training.config_checks import check_config
 from cnl_jax.training.loop import NonFiniteLossError, evaluate, train_and_evaluate
-from cnl_jax.training.methods import Classification, Method
 from cnl_jax.training.schedule import create_learning_rate_fn

@@ -9,6 +9,7 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
+from cnl_jax.errors import RunNotFoundError
 from cnl_jax.training.state import TrainState
 
 BEST_METRIC = 'top1'
@@ -67,7 +68,7 @@ class Checkpoints:
     Works whatever topology wrote the checkpoint (e.g. a multi-process run read by one
     process): every array is read whole onto this process's first device.
     """
-    step = self.latest_step() if step is None else step
+    step = self._existing(step)
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     abstract = jax.tree.map(
         lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
@@ -75,6 +76,19 @@ class Checkpoints:
     restored = self._manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract)))['state']
     return jax.device_get({'params': restored['params'], **restored['model_state']})
+
+  def _existing(self, step: int | None) -> int:
+    """`step`, or the latest one when None; raises RunNotFoundError when it is not there."""
+    steps = self._manager.all_steps()
+    if not steps:
+      raise RunNotFoundError(f'{self.directory} holds no checkpoint; train first or pass the '
+                             'right --workdir.')
+    if step is None:
+      return self.latest_step()
+    if step not in steps:
+      raise RunNotFoundError(f'{self.directory} has no checkpoint at step {step}; it has '
+                             f'steps {sorted(steps)}.')
+    return step
 
   def wait(self) -> None:
     self._manager.wait_until_finished()

@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 
-from cnl_jax.models import MODELS, create_model
-from cnl_jax.models.resnet import TOTAL_STRIDE
-from cnl_jax.training.mosaics import MODES as MOSAIC_MODES
-from cnl_jax.training.optimizer import backbone_subtrees
+from cnl_jax.errors import ConfigError
+from cnl_jax.methods import build_method
 
 DTYPES = ('float32', 'bfloat16')
 WARMUP_UNITS = ('epoch', 'step')
 SCHEDULES = ('step', 'cosine')
-
-
-class ConfigError(ValueError):
-  """A config value that cannot work; the message names the field and what to set."""
+COSINE_UNITS = ('step', 'epoch')
 
 
 def check_config(config: ml_collections.ConfigDict, device_count: int,
                  process_count: int) -> None:
-  """Raises ConfigError for the first bad value."""
+  """Raises ConfigError for the first bad value: the generic fields, then the method's
+  options (`Method.check`), then whether the model takes `image_size` (traced, not run)."""
   def require(ok: bool, message: str) -> None:
     if not ok:
       raise ConfigError(message)
 
-  require(config.model in MODELS,
-          f'config.model={config.model!r} is unknown; valid models: {", ".join(sorted(MODELS))}.')
   for field in ('batch_size', 'eval_batch_size'):
     value = config[field]
     require(isinstance(value, int) and value > 0,
@@ -51,26 +47,19 @@ def check_config(config: ml_collections.ConfigDict, device_count: int,
   require(isinstance(config.cosine_steps, int) and config.cosine_steps >= 0,
           f'config.cosine_steps={config.cosine_steps!r} must be 0 (the whole run) or a '
           'positive number of batch steps.')
-  require(isinstance(config.freeze_backbone_epochs, int)
-          and 0 <= config.freeze_backbone_epochs <= config.num_epochs,
-          f'config.freeze_backbone_epochs={config.freeze_backbone_epochs!r} must be an '
-          'integer in [0, num_epochs].')
-  require(config.backbone_learning_rate_factor > 0,
-          f'config.backbone_learning_rate_factor={config.backbone_learning_rate_factor} '
-          'must be positive.')
-  if (config.backbone_learning_rate_factor != 1 or config.freeze_backbone_epochs) and not (
-      backbone_subtrees(create_model(config.model, 1, **config.model_overrides))):
-    raise ConfigError(
-        f'config.model={config.model!r} has no separate pretrained backbone, so '
-        'config.backbone_learning_rate_factor must be 1 and config.freeze_backbone_epochs 0.')
-  require(config.mosaic_mode in MOSAIC_MODES,
-          f'config.mosaic_mode={config.mosaic_mode!r} must be one of {MOSAIC_MODES}.')
-  require(config.image_size >= TOTAL_STRIDE,
-          f'config.image_size={config.image_size} is too small: the model needs at least '
-          f'{TOTAL_STRIDE} px.')
+  require(config.cosine_per in COSINE_UNITS,
+          f'config.cosine_per={config.cosine_per!r} must be one of {COSINE_UNITS}.')
   require(config.eval_resize >= config.image_size,
           f'config.eval_resize={config.eval_resize} must be at least config.image_size='
           f'{config.image_size} (eval resizes the short side, then crops the center).')
   require(config.dtype in DTYPES, f'config.dtype={config.dtype!r} must be one of {DTYPES}.')
   require(config.keep_checkpoints >= 1,
           f'config.keep_checkpoints={config.keep_checkpoints} must be at least 1.')
+  method = build_method(config, num_classes=2)
+  method.check(config)
+  images = jax.ShapeDtypeStruct((1, config.image_size, config.image_size, 3), jnp.float32)
+  try:
+    jax.eval_shape(method.init, jax.random.key(0), images)
+  except ValueError as error:
+    raise ConfigError(f'config.image_size={config.image_size} does not fit '
+                      f'config.model={config.model!r}: {error}') from error

@@ -13,70 +13,35 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from cnl_jax.models import MODELS, create_model
+from cnl_jax.errors import ConfigError, RunNotFoundError, UserError
+from cnl_jax.methods import Method, build_method
 from cnl_jax.training import steps
 from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints
-from cnl_jax.training.config_checks import ConfigError, check_config
-from cnl_jax.training.methods import Classification, Method
+from cnl_jax.training.config_checks import check_config
 from cnl_jax.training.metrics import MetricWriter, progress_bar
-from cnl_jax.training.optimizer import backbone_subtrees, create_optimizer
-from cnl_jax.training.progressive import Progressive
+from cnl_jax.training.optimizer import create_optimizer
 from cnl_jax.training.run_config import save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
-from cnl_jax.training.state import TrainState
-from cnl_jax.training.tasn import TASNMethod
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(UserError, FloatingPointError):
   """The loss became NaN or infinite; the run stops and its last checkpoint is kept."""
 
 
-# Training methods by the name a model preset gives (`cnl_jax.models.Preset.method`).
-METHODS: dict[str, Callable[[Any, int, ml_collections.ConfigDict], Method]] = {
-    'classification': lambda model, num_classes, config: Classification(
-        model, num_classes, config.label_smoothing),
-    'progressive': lambda model, num_classes, config: Progressive(
-        model, num_classes, config.mosaic_mode),
-    'tasn': lambda model, num_classes, config: TASNMethod(model, num_classes),
-}
-
-
-def build_method(config: ml_collections.ConfigDict, num_classes: int) -> Method:
-  """The model a config names, wrapped in its training method."""
-  model = create_model(config.model, num_classes, dtype=jnp.dtype(config.dtype),
-                       **config.model_overrides)
-  return METHODS[MODELS[config.model].method](model, num_classes, config)
-
-
-def _load_backbones(variables: dict[str, Any], source: str, backbones: dict[str, str]
-                    ) -> dict[str, Any]:
-  """Fills each backbone subtree ('' = the whole model) of every collection from `source`."""
-  from cnl_jax import pretrained  # pylint: disable=import-outside-toplevel
-  variables = dict(variables)
-  for subtree, architecture in backbones.items():
-    if not subtree:
-      return pretrained.load_pretrained(variables, source, architecture=architecture)
-    part = {name: collection[subtree] for name, collection in variables.items()
-            if subtree in collection}
-    loaded = pretrained.load_pretrained(part, source, architecture=architecture)
-    for name, collection in loaded.items():
-      variables[name] = {**variables[name], subtree: collection}
-  return variables
-
-
-def _pretrained_loader(config: ml_collections.ConfigDict):
+def _pretrained_loader(config: ml_collections.ConfigDict, method: Method
+                       ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
   """A function that fills fresh variables from `config.pretrained` or `config.init_from`."""
   if config.init_from:
     source = Checkpoints(config.init_from)
     if source.latest_step() is None:
-      raise FileNotFoundError(f'config.init_from={config.init_from!r} holds no checkpoint.')
+      raise RunNotFoundError(f'config.init_from={config.init_from!r} holds no checkpoint.')
 
     def load(variables):
       loaded = source.restore_variables()
       source.close()
       if jax.tree.structure(loaded) != jax.tree.structure(variables):
         raise ConfigError(f'config.init_from={config.init_from!r} holds another model than '
-                         f'config.model={config.model!r}; start from a run of the same model.')
+                          f'config.model={config.model!r}; start from a run of the same model.')
       kept = [jax.tree_util.keystr(path) for (path, mine), theirs in zip(
           jax.tree_util.tree_leaves_with_path(variables), jax.tree.leaves(loaded))
               if mine.shape != theirs.shape]
@@ -86,8 +51,12 @@ def _pretrained_loader(config: ml_collections.ConfigDict):
                           variables, loaded)
     return load
   if config.pretrained:
-    backbones = create_model(config.model, 1, **config.model_overrides).pretrained_backbones
-    return lambda variables: _load_backbones(variables, config.pretrained, backbones)
+    from cnl_jax import pretrained  # pylint: disable=import-outside-toplevel
+    backbones = method.pretrained_backbones()
+    if not backbones:
+      raise ConfigError(f'config.model={config.model!r} has no ImageNet architecture to load '
+                        f'config.pretrained={config.pretrained!r} into; set it to None.')
+    return lambda variables: pretrained.load_backbones(variables, config.pretrained, backbones)
   return None
 
 
@@ -121,7 +90,7 @@ def _mean_train_metrics(pending: list[tuple[int, dict[str, jax.Array]]]) -> dict
   return {name: float(np.mean([m[name] for m in fetched])) for name in fetched[0]}
 
 
-def run_eval(method: Method, state: TrainState, config: ml_collections.ConfigDict,
+def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.ConfigDict,
              mesh, eval_step=None) -> dict[str, float]:
   """Exact top-1, top-5 and mean loss of every head over the whole test split (padding
   masked out); the reported head's as 'top1', 'top5', 'loss', the others' as 'head/top1'."""
@@ -133,7 +102,7 @@ def run_eval(method: Method, state: TrainState, config: ml_collections.ConfigDic
       image_size=config.image_size, eval_resize=config.eval_resize,
       process_index=jax.process_index(), process_count=jax.process_count(),
       dtype=config.dtype):
-    sums = eval_step(state, steps.to_global(batch, mesh))
+    sums = eval_step(variables, steps.to_global(batch, mesh))
     totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
   totals = jax.device_get(totals)
   count = float(totals['count'])
@@ -151,7 +120,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   info = data.load_info(config.data)
   steps_per_epoch = data.steps_per_epoch(info, config.batch_size)
   if steps_per_epoch < 1:
-    raise ValueError(f'config.batch_size={config.batch_size} exceeds the {info.num_train} '
+    raise ConfigError(f'config.batch_size={config.batch_size} exceeds the {info.num_train} '
                      f'training images of {info.name}; use a smaller batch.')
   total_steps = steps_per_epoch * config.num_epochs
   is_chief = jax.process_index() == 0
@@ -162,12 +131,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   method = build_method(config, info.num_classes)
   learning_rate_fn = create_learning_rate_fn(config, steps_per_epoch)
   tx = create_optimizer(config, learning_rate_fn, steps_per_epoch, method.updates_per_step,
-                        backbone_subtrees(method.model))
+                        method.parameter_groups())
   checkpoints = Checkpoints(workdir, config.keep_checkpoints)
   resuming = checkpoints.latest_step() is not None
   state = steps.create_train_state(
       method, tx, config.seed, (1, config.image_size, config.image_size, 3), mesh,
-      load=None if resuming else _pretrained_loader(config))
+      load=None if resuming else _pretrained_loader(config, method))
   meta = {'best_top1': None, 'best_epoch': None}
   if resuming:
     state, meta = checkpoints.restore(state)
@@ -213,7 +182,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         epoch = done // steps_per_epoch - 1
         if end_of_epoch and ((epoch + 1) % config.eval_every_epochs == 0
                              or done == total_steps):
-          eval_metrics = run_eval(method, state, config, mesh, eval_step)
+          eval_metrics = run_eval(method, state.variables, config, mesh, eval_step)
           if meta['best_top1'] is None or eval_metrics['top1'] > meta['best_top1']:
             meta = {'best_top1': eval_metrics['top1'], 'best_epoch': epoch}
           writer.write(done, 'eval', {**eval_metrics, 'best_top1': meta['best_top1'],
@@ -244,15 +213,10 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   check_config(config, jax.device_count(), jax.process_count())
   info = data.load_info(config.data)
   checkpoints = Checkpoints(workdir, config.keep_checkpoints)
-  if checkpoints.latest_step() is None:
-    raise FileNotFoundError(f'{checkpoints.directory} holds no checkpoint to evaluate; '
-                            'train first or pass the right --workdir.')
+  try:
+    variables = checkpoints.restore_variables(step)
+  finally:
+    checkpoints.close()
   mesh = steps.create_mesh()
   method = build_method(config, info.num_classes)
-  tx = create_optimizer(config, create_learning_rate_fn(config, 1), 1,
-                        method.updates_per_step, backbone_subtrees(method.model))
-  state = steps.create_train_state(
-      method, tx, config.seed, (1, config.image_size, config.image_size, 3), mesh)
-  state, _ = checkpoints.restore(state, step)
-  checkpoints.close()
-  return run_eval(method, state, config, mesh)
+  return run_eval(method, jax.device_put(variables, steps.replicated(mesh)), config, mesh)

@@ -7,6 +7,8 @@ import os
 
 import ml_collections
 
+from cnl_jax.errors import RunNotFoundError
+
 CONFIG_FILE = 'config.json'
 
 
@@ -21,7 +23,7 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
   """The config saved by `train_and_evaluate` in `workdir`."""
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.isfile(path):
-    raise FileNotFoundError(
+    raise RunNotFoundError(
         f'{path} does not exist: {workdir!r} is not a training workdir, or it was trained '
         'before runs stored their config. Train into it with `python main.py --config ... '
         f'--workdir {workdir}` (an existing run resumes and writes the file).')

@@ -19,7 +19,9 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps_per_epoch: 
   `learning_rate * decay_factor ** (number of decay_epochs <= epoch)` (epochs 0-based, as in
   the released training loop); with `schedule == 'cosine'` it is
   `learning_rate * (1 + cos(pi * step / T)) / 2`, PyTorch's CosineAnnealingLR stepped per
-  batch, with T = `cosine_steps` (0: the run's number of steps), held at 0 after T.
+  batch, with T = `cosine_steps` (0: the run's number of steps), held at 0 after T; with
+  `cosine_per == 'epoch'` the step is that of the epoch's first batch, so the rate changes
+  once an epoch, `lr / 2 * (cos(pi * epoch / epochs) + 1)`.
   """
   peak, start = config.learning_rate, config.warmup_start_lr
   warmup_epochs = config.warmup_epochs
@@ -34,7 +36,8 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps_per_epoch: 
     warmup = start + (peak - start) * jnp.minimum(progress, 1.0)
     if config.schedule == 'cosine':
       horizon = config.cosine_steps or config.num_epochs * steps_per_epoch
-      decayed = peak * 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(step / horizon, 1.0)))
+      position = epoch * steps_per_epoch if config.cosine_per == 'epoch' else step
+      decayed = peak * 0.5 * (1 + jnp.cos(jnp.pi * jnp.minimum(position / horizon, 1.0)))
     else:
       decayed = peak * config.decay_factor ** jnp.sum(epoch >= boundaries)
     return jnp.where(epoch < warmup_epochs, warmup, decayed)

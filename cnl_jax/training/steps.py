@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from cnl_jax.training.methods import Method, Metrics
+from cnl_jax.methods.base import Method, Metrics
 from cnl_jax.training.state import TrainState
 
 DATA_AXIS = 'data'
@@ -81,8 +81,9 @@ def make_train_step(method: Method, mesh: Mesh
 
 
 def make_eval_step(method: Method, mesh: Mesh
-                   ) -> Callable[[TrainState, dict[str, jax.Array]], dict[str, jax.Array]]:
-  """(state, batch with 'mask') -> sums over the real examples: loss, top-1/top-5 hits, count.
+                   ) -> Callable[[dict[str, Any], dict[str, jax.Array]], dict[str, jax.Array]]:
+  """(model variables, batch with 'mask') -> sums over the real examples: loss, top-1/top-5
+  hits, count. Needs no optimizer, so a checkpoint is evaluated from its variables alone.
 
   The reported head's sums are 'loss', 'top1', 'top5'; every other head's are prefixed with
   its name ('part/top1').
@@ -97,10 +98,10 @@ def make_eval_step(method: Method, mesh: Mesh
     return {'loss': jnp.sum(loss * mask), 'top1': jnp.sum(hits_top1 * mask),
             'top5': jnp.sum(hits_top5 * mask)}
 
-  def eval_step(state: TrainState, batch: dict[str, jax.Array]):
+  def eval_step(variables: dict[str, Any], batch: dict[str, jax.Array]):
     mask = batch['mask'].astype(jnp.float32)
     sums = {'count': jnp.sum(mask)}
-    for head, logits in method.predict(state.variables, batch['image']).items():
+    for head, logits in method.predict(variables, batch['image']).items():
       prefix = '' if head == method.reported_head else f'{head}/'
       sums.update({prefix + name: value
                    for name, value in head_sums(logits, batch['label'], mask).items()})

@@ -1,7 +1,8 @@
 """TASN's trilinear attention, its two sampling maps and the attention-based sampler.
 
-Pure, jittable functions (TASN.md sections 2 and 3): no custom op, so they run on CPU, GPU
-and TPU. Where the released MXNet code has a quirk, the released behaviour is the default
+Pure, jittable functions after the released code (researchmm/tasn @ 5dba8cc, model.py
+`trilinear_att` and the att_sampler operator in tasn-mxnet/src/operator/contrib/): no custom
+op, so they run on CPU, GPU and TPU. Where the released MXNet code has a quirk, the released behaviour is the default
 and the argument that switches it off is named after it:
 - `softmax_scale=7`: the spatial softmax of the trilinear attention runs on 7·X.
 - `dedup='released'`: the structure map's duplicate mask is computed in sorted order but

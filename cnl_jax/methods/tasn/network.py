@@ -3,7 +3,8 @@
 An attention net (ResNet-18 at stride 8 + a shared-weight dilated head) yields feature maps
 X; trilinear attention turns them into per-channel maps, from which a structure map (all
 parts) and a detail map (one part) steer the attention-based sampler. One ResNet-50 (part
-net = master net) classifies both sampled images. TASN.md is the specification.
+net = master net) classifies both sampled images (researchmm/tasn @ 5dba8cc,
+tasn-mxnet/example/tasn/model.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.models import attention_sampler as sampler
+from cnl_jax.methods.tasn import sampler
 from cnl_jax.models.layers import BatchNorm
 from cnl_jax.models.resnet import ResNet, block_specs
 
@@ -85,12 +86,6 @@ class TASN(nn.Module):
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
-  @property
-  def pretrained_backbones(self) -> dict[str, str]:
-    """Params subtrees that hold an ImageNet ResNet -> its architecture."""
-    return {'attention_net': f'resnet{self.attention_depth}',
-            'part_net': f'resnet{self.part_depth}'}
-
   @nn.compact
   def __call__(self, images: jax.Array, *, train: bool = False
                ) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
@@ -98,10 +93,10 @@ class TASN(nn.Module):
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     size = images.shape[1:3]
     last_block = block_specs(self.attention_depth)[-1].name
-    _, trunk = ResNet(self.attention_depth, num_classes=0, width=self.attention_width,
-                      stage_strides=(1, 1, 2, 1), classifier=False, name='attention_net',
-                      **common)(sampler.resize_align_corners(images, (self.sample_size,) * 2),
-                                train=train)
+    attention_input = sampler.resize_align_corners(images, (self.sample_size,) * 2)
+    _, trunk = ResNet(self.attention_depth, num_classes=None, width=self.attention_width,
+                      stage_strides=(1, 1, 2, 1), name='attention_net', **common)(
+                          attention_input, train=train)
     x = trunk[last_block]
     channels = x.shape[-1]
     x = SharedDilatedConv(channels, (1, 2), name='dilated_conv1', **common)(x)
@@ -118,7 +113,7 @@ class TASN(nn.Module):
         self.iterations, self.released_cdf)
     detail_images, structure_images = sample(detail), sample(structure)
 
-    features, _ = ResNet(self.part_depth, num_classes=0, width=self.part_width, classifier=False,
+    features, _ = ResNet(self.part_depth, num_classes=None, width=self.part_width,
                          name='part_net', **common)(
                              jnp.concatenate([detail_images, structure_images]), train=train)
     part, master = jnp.split(features, 2)

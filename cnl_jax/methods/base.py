@@ -1,0 +1,118 @@
+"""What a training method is: a network with its loss, updates, heads, options and groups.
+
+The training loop, steps, optimizer and the inspection tools are generic; they call only
+the pieces below. A method lives in one module or folder of `cnl_jax.methods` and is listed
+in `cnl_jax.methods.registry`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from cnl_jax.models.builders import Preset
+
+Metrics = dict[str, jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterGroup:
+  """Parameters trained apart from the rest: those whose path ('backbone/stem_conv/kernel')
+  matches the regular expression `pattern` run at `learning_rate_factor` x the schedule and
+  make no update for the first `frozen_epochs` (parameters and momentum untouched)."""
+  pattern: str
+  learning_rate_factor: float = 1.0
+  frozen_epochs: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Panel:
+  """One picture the inspection tools can show of a method's eval-mode forward pass:
+  'heatmap' [height, width] (drawn over the input image) or 'image' [height, width, 3]
+  (normalised like the input)."""
+  kind: Literal['heatmap', 'image']
+  values: np.ndarray
+
+
+class Method:
+  """A network trained in a particular way. Subclasses set the class attributes and
+  `loss`; the rest has defaults that fit a single-network, single-update method.
+
+  Class attributes:
+    name: the method's name in `config.method.name` and the registry.
+    presets: the model presets this method trains, by name (`config.model`).
+    updates_per_step: optimizer updates per batch; each calls `loss` with its index.
+    reported_head: the head of `predict` whose top-1 is the run's top-1.
+  """
+
+  name: ClassVar[str]
+  presets: ClassVar[Mapping[str, Preset]]
+  updates_per_step: ClassVar[int] = 1
+  reported_head: ClassVar[str]
+
+  def __init__(self, model: nn.Module, num_classes: int,
+               options: ml_collections.ConfigDict | None = None):
+    """`options` is the `config.method` section; None takes `default_options()`."""
+    self.model = model
+    self.num_classes = num_classes
+    self.options = self.default_options() if options is None else options
+
+  @classmethod
+  def default_options(cls) -> ml_collections.ConfigDict:
+    """The method's config section (`config.method`): its name and every option's default."""
+    return ml_collections.ConfigDict({'name': cls.name})
+
+  def check(self, config: ml_collections.ConfigDict) -> None:
+    """Raises ConfigError for a bad value of the method's options or of `config` as the
+    method uses it (e.g. an image size its mosaics cannot cut)."""
+
+  def init(self, rng: jax.Array, images: jax.Array) -> dict[str, Any]:
+    """Variables of the model for images shaped like `images`."""
+    return self.model.init(rng, images, train=False)
+
+  def train_forward(self, params: Any, model_state: Any, images: jax.Array,
+                    rngs: dict[str, jax.Array]) -> tuple[Any, Any]:
+    """(model outputs, new model state) of a train-mode forward pass."""
+    return self.model.apply({'params': params, **model_state}, images, train=True,
+                            mutable=list(model_state), rngs=rngs)
+
+  def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
+           update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
+    """(scalar loss, (new model state, metrics)) for update `update` on one batch."""
+    raise NotImplementedError
+
+  def predict(self, variables: dict[str, Any], images: jax.Array) -> dict[str, jax.Array]:
+    """Class logits [batch, num_classes] of every head, by head name, in eval mode."""
+    logits, _ = self.model.apply(variables, images, train=False)
+    return logits if isinstance(logits, dict) else {self.reported_head: logits}
+
+  def parameter_groups(self) -> tuple[ParameterGroup, ...]:
+    """Groups with their own rate or freeze; parameters in none follow the schedule."""
+    return ()
+
+  def pretrained_backbones(self) -> dict[str, str]:
+    """Top-level params subtrees that `config.pretrained` fills, by the architecture whose
+    ImageNet weights they take ('' = the whole model)."""
+    return {}
+
+  def panels(self, variables: dict[str, Any], image: jax.Array) -> dict[str, Panel]:
+    """What `cnl_jax.visualize` shows of one image [height, width, 3] besides attention
+    maps, by name; none by default."""
+    del variables, image
+    return {}
+
+
+def cross_entropy_metrics(logits: jax.Array, labels: jax.Array, prefix: str = ''
+                          ) -> Metrics:
+  """Mean softmax cross-entropy and top-1 of logits [batch, classes] against integer labels."""
+  return {f'{prefix}loss': optax.softmax_cross_entropy_with_integer_labels(
+              logits, labels).mean(),
+          f'{prefix}top1': jnp.mean(jnp.argmax(logits, -1) == labels)}
