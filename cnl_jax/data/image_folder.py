@@ -10,7 +10,8 @@ import tensorflow_datasets as tfds
 
 from cnl_jax.data.files import FileTree
 from cnl_jax.data.info import DatasetError
-from cnl_jax.data.manual import Example, SplitFiles, generate_examples, image_features
+from cnl_jax.data.manual import (ConfiguredBuilder, Example, SplitFiles, generate_examples,
+                                 image_features)
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
 
@@ -51,7 +52,7 @@ def scan_folders(root: pathlib.Path, splits: Sequence[str]
   return class_names, result
 
 
-class ImageFolderManual(tfds.core.GeneratorBasedBuilder):
+class ImageFolderManual(ConfiguredBuilder):
   """Images from `root/<split>/<class>/`, checked and stored as JPEG like the other sets."""
   VERSION = tfds.core.Version('1.0.0')
 
