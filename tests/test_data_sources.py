@@ -255,7 +255,9 @@ def test_cars_both_layouts(tmp_path, make_layout, path_format):
     ('dogs', ['images.tar', 'lists.tar', 'train_list.mat', 'test_list.mat',
               'vision.stanford.edu']),
     ('cars', ['car_ims.tgz', 'cars_annos.mat', 'cars_train_annos.mat',
-              'cars_test_annos_withlabels.mat', 'ai.stanford.edu'])])
+              'cars_test_annos_withlabels.mat', 'ai.stanford.edu']),
+    ('image_folder', ['<root>/<split>/<class>/<image>', "['train', 'test']", '.jpg',
+                      'your own images'])])
 def test_missing_files_error_names_files_source_and_config_field(tmp_path, name, expected):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(data.DatasetError) as error:
@@ -266,6 +268,27 @@ def test_missing_files_error_names_files_source_and_config_field(tmp_path, name,
 
 def warnings_logged(caplog) -> list[str]:
   return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize('manual_dir', ['unset', 'missing', 'empty', 'other files'])
+@pytest.mark.parametrize('name', ['cub', 'dogs', 'cars', 'image_folder'])
+def test_missing_download_fails_with_one_line_before_tfds_starts(tmp_path, capfd, caplog, name,
+                                                                  manual_dir):
+  folder = tmp_path / 'manual'
+  if manual_dir in ('empty', 'other files'):
+    folder.mkdir()
+  if manual_dir == 'other files':
+    (folder / 'notes.txt').write_text('not the dataset')
+  config = config_for(name, folder, tmp_path / 'tfds')
+  if manual_dir == 'unset':
+    config.manual_dir = ''
+  with pytest.raises(data.DatasetError) as error:
+    data.load_info(config)
+  assert '\n' not in str(error.value) and 'data_config.manual_dir' in str(error.value)
+  # tfds neither printed ("Downloading and preparing ...") nor logged nor wrote anything.
+  assert capfd.readouterr() == ('', '')
+  assert warnings_logged(caplog) == []
+  assert not (tmp_path / 'tfds').exists()
 
 
 def synthetic_config(cache_dir: pathlib.Path):
