@@ -2,6 +2,7 @@
 function of the example's seed."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -140,6 +141,105 @@ def test_random_crop_windows_vary_and_stay_inside(resize_mode):
   assert len(offsets) >= 8
 
 
+def torchvision_fallback(height: int, width: int) -> tuple[int, int, int, int]:
+  """torchvision's centre crop when no try fits: the whole image, its aspect clipped."""
+  low, high = pipeline.CROP_ASPECT_RANGE
+  crop_height, crop_width = height, width
+  if width / height < low:
+    crop_height = int(round(width / low))
+  elif width / height > high:
+    crop_width = int(round(height * high))
+  return (height - crop_height) // 2, (width - crop_width) // 2, crop_height, crop_width
+
+
+def torchvision_window(rng: np.random.Generator, height: int, width: int,
+                       area_range: tuple[float, float]) -> tuple[int, int, int, int]:
+  """(top, left, height, width) as torchvision's RandomResizedCrop.get_params draws it, with
+  NumPy draws (pytorch/vision @ 6247d96d, torchvision/transforms/transforms.py)."""
+  log_ratio = [math.log(bound) for bound in pipeline.CROP_ASPECT_RANGE]
+  for _ in range(10):
+    target_area = height * width * rng.uniform(*area_range)
+    aspect = math.exp(rng.uniform(*log_ratio))
+    crop_width = int(round(math.sqrt(target_area * aspect)))
+    crop_height = int(round(math.sqrt(target_area / aspect)))
+    if 0 < crop_width <= width and 0 < crop_height <= height:
+      return (int(rng.integers(0, height - crop_height + 1)),
+              int(rng.integers(0, width - crop_width + 1)), crop_height, crop_width)
+  return torchvision_fallback(height, width)
+
+
+def pipeline_windows(height: int, width: int, area_range: tuple[float, float],
+                     count: int) -> np.ndarray:
+  """[count, 4] (top, left, height, width) of the windows train_image crops for seeds
+  0..count-1, read back from its output.
+
+  Red is the row and green the column of each pixel; the output is at least as large as any
+  window, so the resize only enlarges and the output's edge pixels are the window's edges.
+  """
+  rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing='ij')
+  image = png(np.stack([rows, cols, np.zeros_like(rows)], axis=-1).astype(np.uint8))
+  transform = dataclasses.replace(DEFAULTS, crop_min_area=area_range[0],
+                                  crop_max_area=area_range[1])
+  mean, std = np.array(pipeline.MEAN_RGB, np.float32), np.array(pipeline.STDDEV_RGB, np.float32)
+
+  def edges(seed):
+    output = pipeline.train_image(image, tf.stack([seed, 7]), max(height, width), tf.float32,
+                                  transform) * std + mean
+    return tf.stack([output[0, 0, 0], output[-1, 0, 0], tf.reduce_min(output[0, :, 1]),
+                     tf.reduce_max(output[0, :, 1])])
+
+  top, bottom, left, right = np.round(
+      tf.data.Dataset.range(count).map(edges).batch(count).get_single_element().numpy()
+  ).astype(int).T
+  return np.stack([top, left, bottom - top + 1, right - left + 1], axis=1)
+
+
+def window_statistics(windows: np.ndarray, height: int, width: int) -> dict[str, np.ndarray]:
+  """Per-window quantities whose means the torchvision comparison checks."""
+  top, left, crop_height, crop_width = windows.T
+  area = crop_height * crop_width / (height * width)
+  return {'area fraction': area, 'under 30%': area < 0.3, 'aspect': crop_width / crop_height,
+          'fallback': np.all(windows == torchvision_fallback(height, width), axis=1),
+          # Uniform placement puts the window's centre at the image's centre on average.
+          'centre row': (top + crop_height / 2) / height,
+          'centre column': (left + crop_width / 2) / width}
+
+
+def ks_distance(sample: np.ndarray, reference: np.ndarray) -> float:
+  """The two-sample Kolmogorov-Smirnov statistic: the largest gap between the CDFs."""
+  points = np.union1d(sample, reference)
+  return float(np.max(np.abs(np.searchsorted(np.sort(sample), points, 'right') / len(sample)
+                             - np.searchsorted(np.sort(reference), points, 'right')
+                             / len(reference))))
+
+
+@pytest.mark.parametrize('height, width, area_range', [
+    (200, 150, (0.08, 1.25)),  # the released code's scale, portrait
+    (150, 200, (0.08, 1.25)),  # landscape
+    (40, 200, (0.08, 1.25)),  # too wide for 3/4-4/3: a third of the draws fall back
+    (200, 40, (0.35, 1.0)),  # too tall, the demo's lower bound, the usual upper bound
+])
+def test_random_resized_crop_samples_like_torchvision(height, width, area_range):
+  count, reference_count = 2000, 20000
+  windows = pipeline_windows(height, width, area_range, count)
+  top, left, crop_height, crop_width = windows.T
+  assert np.all((top >= 0) & (crop_height > 0) & (top + crop_height <= height))
+  assert np.all((left >= 0) & (crop_width > 0) & (left + crop_width <= width))
+  rng = np.random.default_rng(0)
+  reference = np.array([torchvision_window(rng, height, width, area_range)
+                        for _ in range(reference_count)])
+  ours = window_statistics(windows, height, width)
+  theirs = window_statistics(reference, height, width)
+  for name, values in theirs.items():
+    # Four standard errors of the difference of two sample means.
+    tolerance = 4 * values.std() * math.sqrt(1 / count + 1 / reference_count) + 1e-9
+    assert abs(ours[name].mean() - values.mean()) <= tolerance, (
+        name, ours[name].mean(), values.mean(), tolerance)
+  # The KS statistic's 0.1% critical value for these sample sizes.
+  critical = 1.95 * math.sqrt(1 / count + 1 / reference_count)
+  assert ks_distance(ours['area fraction'], theirs['area fraction']) < critical
+
+
 def test_color_jitter_scales_the_mean_grey_by_the_brightness_factor():
   # Contrast and saturation keep the mean grey level; brightness scales it by a factor in
   # [0.6, 1.4]. Mid-range pixels stay clear of clipping.
@@ -225,6 +325,8 @@ def test_random_crop_needs_the_resize_size(augmented_config):
     ('color_jitter', 1.5, 'a number in [0, 1]'),
     ('pca_lighting', -0.1, 'a number >= 0'),
     ('crop_min_area', 0.0, 'a number in (0, 1]'),
+    ('crop_max_area', 0.05, 'a number >= crop_min_area=0.08'),
+    ('crop_max_area', float('inf'), 'a number >= crop_min_area=0.08'),
 ])
 def test_bad_values_name_the_field_and_the_valid_values(field, value, valid):
   config = data.default_data_config().to_dict()  # a plain dict takes any type
@@ -248,7 +350,7 @@ def test_bad_values_fail_before_the_dataset_is_built(tmp_path):
 
 def test_configs_saved_before_the_fields_existed_get_the_defaults():
   config = data.default_data_config().to_dict()
-  for field in ('train_crop', 'resize_mode', 'rotation_degrees', 'color_jitter',
-                'pca_lighting'):
+  for field in ('train_crop', 'crop_max_area', 'resize_mode', 'rotation_degrees',
+                'color_jitter', 'pca_lighting'):
     del config[field]
   assert data.augmentation(config) == DEFAULTS

@@ -2,6 +2,7 @@
 bad input stops the build with an error that says what to fix."""
 
 import functools
+import logging
 import pathlib
 import shutil
 import tarfile
@@ -254,13 +255,65 @@ def test_cars_both_layouts(tmp_path, make_layout, path_format):
     ('dogs', ['images.tar', 'lists.tar', 'train_list.mat', 'test_list.mat',
               'vision.stanford.edu']),
     ('cars', ['car_ims.tgz', 'cars_annos.mat', 'cars_train_annos.mat',
-              'cars_test_annos_withlabels.mat', 'ai.stanford.edu'])])
+              'cars_test_annos_withlabels.mat', 'ai.stanford.edu']),
+    ('image_folder', ['<root>/<split>/<class>/<image>', "['train', 'test']", '.jpg',
+                      'your own images'])])
 def test_missing_files_error_names_files_source_and_config_field(tmp_path, name, expected):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(data.DatasetError) as error:
     data.load_info(config_for(name, tmp_path / 'empty', tmp_path / 'tfds'))
   for text in expected + ['data_config.manual_dir', str(tmp_path / 'empty')]:
     assert text in str(error.value)
+
+
+def warnings_logged(caplog) -> list[str]:
+  return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize('manual_dir', ['unset', 'missing', 'empty', 'other files'])
+@pytest.mark.parametrize('name', ['cub', 'dogs', 'cars', 'image_folder'])
+def test_missing_download_fails_with_one_line_before_tfds_starts(tmp_path, capfd, caplog, name,
+                                                                  manual_dir):
+  folder = tmp_path / 'manual'
+  if manual_dir in ('empty', 'other files'):
+    folder.mkdir()
+  if manual_dir == 'other files':
+    (folder / 'notes.txt').write_text('not the dataset')
+  config = config_for(name, folder, tmp_path / 'tfds')
+  if manual_dir == 'unset':
+    config.manual_dir = ''
+  with pytest.raises(data.DatasetError) as error:
+    data.load_info(config)
+  assert '\n' not in str(error.value) and 'data_config.manual_dir' in str(error.value)
+  # tfds neither printed ("Downloading and preparing ...") nor logged nor wrote anything.
+  assert capfd.readouterr() == ('', '')
+  assert warnings_logged(caplog) == []
+  assert not (tmp_path / 'tfds').exists()
+
+
+def synthetic_config(cache_dir: pathlib.Path):
+  config = data.default_data_config()
+  config.cache_dir = str(cache_dir)
+  config.synthetic_classes = 2
+  config.synthetic_image_size = 16
+  config.synthetic_train_per_class = 2
+  config.synthetic_test_per_class = 1
+  return config
+
+
+@pytest.mark.parametrize('name', ['synthetic', 'image_folder'])
+def test_loading_a_prepared_dataset_again_is_silent(tmp_path, capfd, caplog, name):
+  # train_batches and eval_batches make a builder every epoch; tfds used to log "Using custom
+  # data configuration" each time, over the progress bar.
+  config = (synthetic_config(tmp_path / 'cache') if name == 'synthetic' else
+            config_for(name, make_image_folder(tmp_path / 'root'), tmp_path / 'tfds'))
+  data.load_info(config)  # Prepares it: tfds reports its progress.
+  assert warnings_logged(caplog) == []
+  capfd.readouterr()
+  data.load_info(config)
+  next(data.train_batches(config, batch_size=2, image_size=16, seed=0))
+  assert capfd.readouterr() == ('', '')
+  assert warnings_logged(caplog) == []
 
 
 def make_image_folder(root: pathlib.Path) -> pathlib.Path:

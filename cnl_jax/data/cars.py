@@ -45,6 +45,7 @@ class StanfordCarsManual(ManualBuilder):
   SPLIT_SIZES = {'train': 8144, 'test': 8041}
   NUM_CLASSES = 196
   HAS_BOXES = True
+  REQUIRED_LAYOUTS = ((_ALL_IN_ONE, *_DEVKIT),)
 
   def _read_splits(self, manual_dir: pathlib.Path):
     annotations = _ALL_IN_ONE.find(manual_dir)
@@ -69,7 +70,7 @@ class StanfordCarsManual(ManualBuilder):
       annotations = find_tree(self._manual_dir, (Layout(folder='.', marker=annotation_file),
                                                  Layout(folder='devkit', marker=annotation_file)))
       if annotations is None:
-        self._missing(f'`{annotation_file}`')
+        self.not_found(f'`{annotation_file}`')
       images = self.find((Layout(folder=f'cars_{split}', archive=f'cars_{split}.tgz',
                                  prefix=f'cars_{split}'),))
       rows = _examples(_load(annotations, annotation_file)['annotations'], 'fname')

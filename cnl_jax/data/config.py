@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from typing import Any
 
@@ -34,15 +35,20 @@ def default_data_config() -> ml_collections.ConfigDict:
   # For 'cub', 'dogs', 'cars': require the split sizes of the paper's Table 1, so that a
   # partial download cannot pass silently. Turn off only for deliberate subsets.
   config.check_split_sizes = True
-  # Smallest area fraction of the training random-resized crop: the paper's 0.08. Small demo
-  # models at small image sizes learn faster from larger crops.
+  # Area fraction range of the training random-resized crop, torchvision's RandomResizedCrop
+  # `scale`: the released CNL code's (0.08, 1.25) (FouriYe/CNL-ICIP2020 @ 124f4105,
+  # train_val.py). A try with a fraction above 1 is too large for the image (bar rounding), so
+  # crop_max_area > 1 only adds rejected tries: the crops come from the fractions below 1, and
+  # a few more images fall back to the centre crop. Small demo models at small image sizes
+  # learn faster from larger crops (a larger crop_min_area).
   config.crop_min_area = 0.08
+  config.crop_max_area = 1.25
   # Augmentation (see DATA.md, "Pipelines"); the defaults are the paper's. TASN's recipe:
   # train_crop='random', rotation_degrees=30, color_jitter=0.4, pca_lighting=0.1. RMG-PMSI's:
   # train_crop='random', resize_mode='square'.
-  # Training crop: 'random_resized' (area crop_min_area-1, aspect 3/4-4/3, resized to
-  # image_size) or 'random' (resize as resize_mode to the config's eval_resize, then a uniform
-  # random image_size x image_size window).
+  # Training crop: 'random_resized' (torchvision's RandomResizedCrop: area crop_min_area to
+  # crop_max_area, aspect 3/4-4/3, resized to image_size) or 'random' (resize as resize_mode
+  # to the config's eval_resize, then a uniform random image_size x image_size window).
   config.train_crop = 'random_resized'
   # How eval (and train_crop='random') resizes to eval_resize before the center (or random)
   # crop: 'short_side' (the short side becomes eval_resize, aspect kept) or 'square'
@@ -72,6 +78,7 @@ class Augmentation:
   """The image transform fields of a data config (meanings in default_data_config)."""
   train_crop: str
   crop_min_area: float
+  crop_max_area: float
   resize_mode: str
   rotation_degrees: int
   color_jitter: float
@@ -80,7 +87,8 @@ class Augmentation:
 
 def augmentation(data_config: Any) -> Augmentation:
   """The checked transform fields of `data_config`; a field it lacks (a run config saved
-  before the field existed) takes its default, today's behaviour.
+  before the field existed) takes its default. (A run saved before crop_max_area existed
+  drew its crops with another sampler; it resumes with torchvision's.)
 
   Raises DatasetError naming the first bad field and its valid values.
   """
@@ -99,6 +107,10 @@ def augmentation(data_config: Any) -> Augmentation:
   require(values['resize_mode'] in RESIZE_MODES, 'resize_mode', f'one of {RESIZE_MODES}')
   require(is_number(values['crop_min_area']) and 0 < values['crop_min_area'] <= 1,
           'crop_min_area', 'a number in (0, 1]')
+  require(is_number(values['crop_max_area']) and math.isfinite(values['crop_max_area'])
+          and values['crop_max_area'] >= values['crop_min_area'], 'crop_max_area',
+          f'a number >= crop_min_area={values["crop_min_area"]!r} (above 1 only adds rejected '
+          'tries)')
   degrees = values['rotation_degrees']
   require(isinstance(degrees, numbers.Integral) and not isinstance(degrees, bool)
           and 0 <= degrees <= 180, 'rotation_degrees', 'an integer in [0, 180] (0 = off)')

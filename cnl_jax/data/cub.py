@@ -30,6 +30,7 @@ class Cub2011Manual(ManualBuilder):
   SPLIT_SIZES = {'train': 5994, 'test': 5794}
   NUM_CLASSES = 200
   HAS_BOXES = True
+  REQUIRED_LAYOUTS = (_LAYOUTS,)
 
   def _read_splits(self, manual_dir: pathlib.Path):
     tree = self.find(_LAYOUTS)

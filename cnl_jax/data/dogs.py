@@ -36,6 +36,7 @@ class StanfordDogsManual(ManualBuilder):
   SPLIT_SIZES = {'train': 12000, 'test': 8580}
   NUM_CLASSES = 120
   HAS_BOXES = False
+  REQUIRED_LAYOUTS = (_LISTS, _IMAGES)
 
   def _read_splits(self, manual_dir: pathlib.Path):
     lists, images = self.find(_LISTS), self.find(_IMAGES)

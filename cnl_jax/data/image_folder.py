@@ -10,7 +10,8 @@ import tensorflow_datasets as tfds
 
 from cnl_jax.data.files import FileTree
 from cnl_jax.data.info import DatasetError
-from cnl_jax.data.manual import Example, SplitFiles, generate_examples, image_features
+from cnl_jax.data.manual import (ConfiguredBuilder, Example, SplitFiles, generate_examples,
+                                 image_features)
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif')
 
@@ -21,15 +22,30 @@ def folder_config(root: pathlib.Path) -> tfds.core.BuilderConfig:
   return tfds.core.BuilderConfig(name=f'{root.name}_{digest}', description=str(root))
 
 
+def _missing(problem: str, splits: Sequence[str]) -> DatasetError:
+  """The one-line error for an image-folder root that is not there."""
+  return DatasetError(
+      f'Image folder: {problem}. An image-folder dataset is a set of your own images laid out '
+      f'as <root>/<split>/<class>/<image>, with splits {list(splits)} and images ending in '
+      f'{", ".join(IMAGE_SUFFIXES)}; set data_config.manual_dir to the root.')
+
+
+def check_root(root: pathlib.Path, splits: Sequence[str]) -> None:
+  """Raises DatasetError unless `root` holds a folder for each split; reads no image."""
+  if not root.is_dir():
+    state = 'is not a directory' if root.exists() else 'does not exist'
+    raise _missing(f'manual_dir={root} {state}', splits)
+  if not any(root.iterdir()):
+    raise _missing(f'manual_dir={root} is empty', splits)
+  for split in splits:
+    if not (root / split).is_dir():
+      raise _missing(f'{root / split} not found', splits)
+
+
 def scan_folders(root: pathlib.Path, splits: Sequence[str]
                  ) -> tuple[tuple[str, ...], dict[str, SplitFiles]]:
   """Class names (sorted folder names of the first split) and each split's images."""
-  for split in splits:
-    if not (root / split).is_dir():
-      raise DatasetError(
-          f'Image folder: {root / split} not found. An image-folder dataset needs '
-          f'<root>/<split>/<class>/<image> with splits {list(splits)} and images ending in '
-          f'{", ".join(IMAGE_SUFFIXES)}; set data_config.manual_dir to the root.')
+  check_root(root, splits)
   class_names = tuple(sorted(path.name for path in (root / splits[0]).iterdir()
                              if path.is_dir()))
   result = {}
@@ -51,14 +67,24 @@ def scan_folders(root: pathlib.Path, splits: Sequence[str]
   return class_names, result
 
 
-class ImageFolderManual(tfds.core.GeneratorBasedBuilder):
+class ImageFolderManual(ConfiguredBuilder):
   """Images from `root/<split>/<class>/`, checked and stored as JPEG like the other sets."""
   VERSION = tfds.core.Version('1.0.0')
 
   def __init__(self, *, root: str | pathlib.Path, splits: Sequence[str], **kwargs):
+    if not root:  # The config, and so the prepared dataset's folder, is named after the root.
+      raise _missing('data_config.manual_dir is not set', splits)
     self._root = pathlib.Path(root).expanduser()
     self._splits = tuple(splits)
     super().__init__(config=folder_config(self._root), **kwargs)
+
+  def download_and_prepare(self, **kwargs) -> None:
+    """tfds's download_and_prepare, once the root is known to hold the split folders: a
+    wrong root fails with one line before tfds prints anything. A prepared root is not
+    checked."""
+    if not self.data_path.exists():  # What tfds checks; is_prepared() logs a warning.
+      check_root(self._root, self._splits)
+    super().download_and_prepare(**kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(features=image_features(with_boxes=False))

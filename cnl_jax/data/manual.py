@@ -1,4 +1,5 @@
-"""Shared machinery of the builders that read a dataset's original distribution files."""
+"""Shared machinery of this package's tfds builders, most of which read a dataset's original
+distribution files."""
 
 from __future__ import annotations
 
@@ -79,6 +80,24 @@ def generate_examples(split: SplitFiles, with_boxes: bool) -> Iterator[tuple[str
     yield path, features
 
 
+class ConfiguredBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+  """A builder whose BuilderConfig is made from the data config (the synthetic set's
+  parameters, an image folder's path), so that each variant is prepared in a folder of its
+  own.
+
+  tfds calls a config missing from the class's BUILDER_CONFIGS "custom" and logs so at
+  WARNING each time a builder is made: every epoch, over the progress bar. These configs
+  cannot be listed in advance and are the builder's by design, so they are taken as given.
+  """
+
+  def _create_builder_config(self, builder_config: tfds.core.BuilderConfig,
+                             version: str | None) -> tfds.core.BuilderConfig:
+    # Overrides tfds 4.9's check against BUILDER_CONFIGS, the one place that logs the warning
+    # (tests/test_data_sources.py checks that loading stays silent).
+    del version  # Always the class's VERSION here.
+    return builder_config
+
+
 class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """A tfds builder reading original files from `manual_dir`, archives or extracted.
 
@@ -95,6 +114,8 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   SPLIT_SIZES: Mapping[str, int]
   NUM_CLASSES: int
   HAS_BOXES: bool
+  # What must be in manual_dir before tfds starts: one layout of each group.
+  REQUIRED_LAYOUTS: Sequence[Sequence[Layout]]
 
   def __init__(self, *, manual_dir: str | pathlib.Path = '', check_split_sizes: bool = True,
                **kwargs):
@@ -111,24 +132,47 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Class names in official label order and each split's files, from manual_dir."""
     raise NotImplementedError
 
+  def download_and_prepare(self, **kwargs) -> None:
+    """tfds's download_and_prepare, once manual_dir is known to hold the files: a missing
+    download fails with the one-line missing-files error before tfds prints anything.
+
+    A prepared dataset needs no manual_dir and is not checked.
+    """
+    if not self.data_path.exists():  # What tfds checks; is_prepared() logs a warning.
+      self._check_manual_dir()
+    super().download_and_prepare(**kwargs)
+
+  def _check_manual_dir(self) -> None:
+    """The missing-files error unless manual_dir holds REQUIRED_LAYOUTS; reads no file."""
+    if self._manual_dir is None:
+      self._missing('data_config.manual_dir is not set')
+    if not self._manual_dir.is_dir():
+      state = 'is not a directory' if self._manual_dir.exists() else 'does not exist'
+      self._missing(f'manual_dir={self._manual_dir} {state}')
+    if not any(self._manual_dir.iterdir()):
+      self._missing(f'manual_dir={self._manual_dir} is empty')
+    for layouts in self.REQUIRED_LAYOUTS:
+      self.find(layouts)
+
   def find(self, layouts: Sequence[Layout]) -> FileTree:
     """The tree of the first layout present; the missing-files error if there is none."""
     tree = find_tree(self._manual_dir, layouts)
     if tree is None:
-      self._missing(' or '.join(layout.expected() for layout in layouts))
+      self.not_found(' or '.join(layout.expected() for layout in layouts))
     return tree
 
-  def _missing(self, what: str) -> NoReturn:
-    where = self._manual_dir or '(unset)'
+  def not_found(self, what: str) -> NoReturn:
+    """The missing-files error for `what`, files expected in manual_dir."""
+    self._missing(f'{what} not found in manual_dir={self._manual_dir}')
+
+  def _missing(self, problem: str) -> NoReturn:
     raise DatasetError(
-        f'{self.DISPLAY_NAME}: {what} not found in manual_dir={where}. This dataset needs '
-        f'{self.EXPECTED_FILES}, from {self.SOURCE}. Download them, then set '
-        'data_config.manual_dir to the folder that holds them (archives or extracted).')
+        f'{self.DISPLAY_NAME}: {problem}. This dataset needs {self.EXPECTED_FILES}, from '
+        f'{self.SOURCE}. Download them, then set data_config.manual_dir to the folder that '
+        'holds them (archives or extracted).')
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    del dl_manager  # Everything is read from manual_dir.
-    if self._manual_dir is None or not self._manual_dir.is_dir():
-      self._missing('the manual directory')
+    del dl_manager  # Everything is read from manual_dir, checked by download_and_prepare.
     class_names, splits = self._read_splits(self._manual_dir)
     self._validate(class_names, splits)
     self.info.features['label'].names = list(class_names)

@@ -20,8 +20,11 @@ from cnl_jax.data.sources import dataset_info, prepared_builder
 
 MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-# The paper's RandomResizedCrop aspect ratio range; its area range is (config.crop_min_area, 1).
+# torchvision's RandomResizedCrop aspect ratio range, as the released CNL code uses it; the
+# area range is (config.crop_min_area, config.crop_max_area).
 CROP_ASPECT_RANGE = (3 / 4, 4 / 3)
+# torchvision's RandomResizedCrop draws up to this many windows before its centre-crop fallback.
+CROP_ATTEMPTS = 10
 # Rotation fills the corners white, as TASN's MXNet pipeline does.
 ROTATION_FILL = 255.0
 # ITU-R 601 luma (OpenCV's RGB2GRAY): the grey image of the contrast and saturation jitter.
@@ -142,16 +145,63 @@ def pca_lighting(image: tf.Tensor, std: float, seed: tf.Tensor) -> tf.Tensor:
   return tf.clip_by_value(image + offset, 0.0, 255.0)
 
 
+def _centre_window(size: tf.Tensor, aspect_range: tuple[float, float]) -> tf.Tensor:
+  """torchvision's fallback window of an image of `size` [height, width] float64: the whole
+  image, narrowed to the nearer bound of `aspect_range` when its aspect lies outside, centred.
+  Returns int32 [offset_y, offset_x, height, width]."""
+  height, width = size[0], size[1]
+  ratio = width / height
+  crop = tf.stack([
+      tf.where(ratio < aspect_range[0], tf.round(width / aspect_range[0]), height),
+      tf.where(ratio > aspect_range[1], tf.round(height * aspect_range[1]), width)])
+  crop = tf.cast(crop, tf.int32)
+  return tf.concat([(tf.cast(size, tf.int32) - crop) // 2, crop], axis=0)
+
+
+def random_resized_window(shape: tf.Tensor, seed: tf.Tensor, area_range: tuple[float, float],
+                          aspect_range: tuple[float, float] = CROP_ASPECT_RANGE) -> tf.Tensor:
+  """int32 [offset_y, offset_x, height, width] of a crop of an image of `shape` [height,
+  width, ...], sampled as torchvision's `RandomResizedCrop.get_params`; a pure function of
+  `seed` [2].
+
+  CROP_ATTEMPTS tries, drawn at once: an area fraction uniform in `area_range` and an aspect
+  (width / height) log-uniform in `aspect_range` give the sides, rounded half to even like
+  Python's round; the first try that fits in the image is placed uniformly at random, and
+  when none fits the window is _centre_window's. (pytorch/vision @ 6247d96d,
+  torchvision/transforms/transforms.py, RandomResizedCrop.get_params.)
+  """
+  size = tf.cast(shape[:2], tf.float64)
+  area_seed, aspect_seed, top_seed, left_seed = tf.unstack(
+      tf.random.experimental.stateless_split(seed, 4))
+  areas = size[0] * size[1] * tf.random.stateless_uniform(
+      [CROP_ATTEMPTS], area_seed, area_range[0], area_range[1], tf.float64)
+  aspects = tf.exp(tf.random.stateless_uniform(
+      [CROP_ATTEMPTS], aspect_seed, math.log(aspect_range[0]), math.log(aspect_range[1]),
+      tf.float64))
+  crops = tf.round(tf.stack([tf.sqrt(areas / aspects), tf.sqrt(areas * aspects)], axis=1))
+  fits = tf.reduce_all((crops > 0) & (crops <= size), axis=1)
+  first = tf.reduce_min(tf.where(fits, tf.range(CROP_ATTEMPTS), CROP_ATTEMPTS))
+
+  def placed():
+    crop = tf.cast(crops[first], tf.int32)
+    room = tf.cast(size, tf.int32) - crop + 1  # torch.randint's bound is exclusive.
+    top = tf.random.stateless_uniform([], top_seed, 0, room[0], tf.int32)
+    left = tf.random.stateless_uniform([], left_seed, 0, room[1], tf.int32)
+    return tf.concat([tf.stack([top, left]), crop], axis=0)
+
+  return tf.cond(first < CROP_ATTEMPTS, placed, lambda: _centre_window(size, aspect_range))
+
+
 def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype: tf.DType,
                 transform: Augmentation | None = None, resize: int | None = None) -> tf.Tensor:
   """Crop, rotation, flip, colour and normalisation as `transform` (default: the data
   config's defaults) says; a pure function of `seed` [2]. Returns [image_size, image_size, 3].
 
-  'random_resized': a crop of a fraction in [crop_min_area, 1] of the image (the whole image
-  when none fits in 10 tries), resized to image_size; without rotation only the crop is
-  decoded (fused), with it the whole image is decoded and rotated first. 'random': resize as
-  resize_mode to `resize`, rotate, then a uniform random image_size window. Colour jitter and
-  PCA lighting act on the image_size result.
+  'random_resized': torchvision's RandomResizedCrop window (random_resized_window, area
+  fraction in [crop_min_area, crop_max_area]), resized to image_size; without rotation only
+  the window is decoded (fused), with it the whole image is decoded and rotated first.
+  'random': resize as resize_mode to `resize`, rotate, then a uniform random image_size
+  window. Colour jitter and PCA lighting act on the image_size result.
   """
   transform = transform or augmentation(default_data_config())
   crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
@@ -174,16 +224,13 @@ def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype:
       image = rotated(image)
     image = tf.image.stateless_random_crop(image, [image_size, image_size, 3], crop_seed)
   else:
-    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        _image_shape(image_bytes), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
-        seed=crop_seed, min_object_covered=0.0, aspect_ratio_range=CROP_ASPECT_RANGE,
-        area_range=(transform.crop_min_area, 1.0), max_attempts=10,
-        use_image_if_no_bounding_boxes=True)
+    window = random_resized_window(_image_shape(image_bytes), crop_seed,
+                                   (transform.crop_min_area, transform.crop_max_area))
     if degrees:
-      image = rotated(_decode(image_bytes))[begin[0]:begin[0] + size[0],
-                                            begin[1]:begin[1] + size[1]]
+      image = rotated(_decode(image_bytes))[window[0]:window[0] + window[2],
+                                            window[1]:window[1] + window[3]]
     else:
-      image = _decode_and_crop(image_bytes, tf.stack([begin[0], begin[1], size[0], size[1]]))
+      image = _decode_and_crop(image_bytes, window)
   # Flip before the resize: the random-resized crop is usually smaller than the output.
   flip = tf.random.stateless_uniform([], flip_seed) < 0.5
   image = tf.cond(flip, lambda: tf.reverse(image, axis=[1]), lambda: image)

@@ -56,9 +56,6 @@ def prepared_builder(data_config: Any) -> tfds.core.DatasetBuilder:
                                     check_split_sizes=data_config.check_split_sizes,
                                     data_dir=data_dir)
   elif name == 'image_folder':
-    if not data_config.manual_dir:
-      raise DatasetError('data_config.name is image_folder but data_config.manual_dir is '
-                         'empty; set it to the root of <split>/<class>/<image> folders.')
     builder = ImageFolderManual(root=data_config.manual_dir,
                                 splits=(data_config.train_split, data_config.eval_split),
                                 data_dir=data_dir)

@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from cnl_jax.data.info import DatasetError
-from cnl_jax.data.manual import image_features
+from cnl_jax.data.manual import ConfiguredBuilder, image_features
 
 WING_PATTERNS = ('plain', 'stripes', 'dots', 'checks')
 EYE_COLOURS = {'red': (230, 30, 30), 'blue': (40, 70, 235), 'yellow': (245, 220, 30),
@@ -131,7 +131,7 @@ def synthetic_config(seed: int, num_classes: int, image_size: int, train_per_cla
            f'_test{test_per_class}')
 
 
-class SyntheticFineGrained(tfds.core.GeneratorBasedBuilder):
+class SyntheticFineGrained(ConfiguredBuilder):
   """The synthetic set as a tfds builder: JPEG images, 0-based labels."""
   VERSION = tfds.core.Version('1.0.0')
 
