@@ -87,6 +87,15 @@ def test_cub_split_list_missing_an_image_is_an_error(tmp_path):
     data.load_info(config_for('cub', manual_dir, tmp_path / 'tfds'))
 
 
+def test_cub_list_naming_an_image_twice_is_an_error(tmp_path):
+  # Read into {id: value}, a repeated id would silently drop one of the two rows.
+  manual_dir = make_cub(tmp_path / 'manual', archive=False)
+  labels = manual_dir / 'CUB_200_2011' / 'image_class_labels.txt'
+  labels.write_text(labels.read_text() + '9 1\n')
+  with pytest.raises(data.DatasetError, match=f"{labels} lists '9' twice"):
+    data.load_info(config_for('cub', manual_dir, tmp_path / 'tfds'))
+
+
 def test_corrupt_image_in_archive_names_the_file(tmp_path):
   manual_dir = tmp_path / 'manual'
   make_cub(manual_dir, archive=False)
