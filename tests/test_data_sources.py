@@ -333,7 +333,10 @@ def test_cars_unlabelled_test_list_is_an_error_that_names_the_labelled_one(tmp_p
               'vision.stanford.edu']),
     ('cars', ['car_ims.tgz', 'cars_annos.mat', 'cars_train_annos.mat',
               'cars_test_annos_withlabels.mat', 'cars_train/cars_train/', 'car_devkit/devkit/',
-              'jessicali9530', 'ai.stanford.edu'])])
+              'jessicali9530', 'ai.stanford.edu']),
+    ('aircraft', ['fgvc-aircraft-2013b.tar.gz', 'data/variants.txt',
+                  'data/images_variant_trainval.txt', 'data/images_variant_test.txt',
+                  'robots.ox.ac.uk/~vgg/data/fgvc-aircraft'])])
 def test_missing_files_error_names_files_source_and_config_field(tmp_path, name, expected):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(data.DatasetError) as error:
@@ -385,5 +388,5 @@ def test_unprepared_catalog_dataset_says_how_to_prepare_it(tmp_path):
 
 
 def test_unknown_name_lists_valid_names(tmp_path):
-  with pytest.raises(data.DatasetError, match='synthetic, cub, dogs, cars, image_folder'):
+  with pytest.raises(data.DatasetError, match='synthetic, cub, dogs, cars, aircraft, image_folder'):
     data.load_info(config_for('imagenet', tmp_path, tmp_path))
