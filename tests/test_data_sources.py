@@ -336,7 +336,9 @@ def test_cars_unlabelled_test_list_is_an_error_that_names_the_labelled_one(tmp_p
               'jessicali9530', 'ai.stanford.edu']),
     ('aircraft', ['fgvc-aircraft-2013b.tar.gz', 'data/variants.txt',
                   'data/images_variant_trainval.txt', 'data/images_variant_test.txt',
-                  'robots.ox.ac.uk/~vgg/data/fgvc-aircraft'])])
+                  'robots.ox.ac.uk/~vgg/data/fgvc-aircraft']),
+    ('nabirds', ['nabirds.tar.gz', 'images.txt', 'image_class_labels.txt',
+                 'train_test_split.txt', 'classes.txt', 'dl.allaboutbirds.org/nabirds'])])
 def test_missing_files_error_names_files_source_and_config_field(tmp_path, name, expected):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(data.DatasetError) as error:
@@ -388,5 +390,6 @@ def test_unprepared_catalog_dataset_says_how_to_prepare_it(tmp_path):
 
 
 def test_unknown_name_lists_valid_names(tmp_path):
-  with pytest.raises(data.DatasetError, match='synthetic, cub, dogs, cars, aircraft, image_folder'):
+  with pytest.raises(data.DatasetError,
+                     match='synthetic, cub, dogs, cars, aircraft, nabirds, image_folder'):
     data.load_info(config_for('imagenet', tmp_path, tmp_path))

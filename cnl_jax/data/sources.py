@@ -13,10 +13,11 @@ from cnl_jax.data.cub import Cub2011Manual
 from cnl_jax.data.dogs import StanfordDogsManual
 from cnl_jax.data.image_folder import ImageFolderManual
 from cnl_jax.data.info import DatasetError, DatasetInfo
+from cnl_jax.data.nabirds import NabirdsManual
 from cnl_jax.data.synthetic import SyntheticFineGrained
 
 MANUAL_BUILDERS = {'cub': Cub2011Manual, 'dogs': StanfordDogsManual, 'cars': StanfordCarsManual,
-                   'aircraft': FgvcAircraftManual}
+                   'aircraft': FgvcAircraftManual, 'nabirds': NabirdsManual}
 CATALOG_PREFIX = 'tfds:'
 NAMES = ('synthetic', *MANUAL_BUILDERS, 'image_folder', f'{CATALOG_PREFIX}<catalog name>')
 
