@@ -10,60 +10,9 @@ import tarfile
 import numpy as np
 import pytest
 import scipy.io
-import tensorflow as tf
 
 from cnl_jax import data
-from cnl_jax.data import sources
-
-
-def write_jpeg(path: pathlib.Path, height: int, width: int, value: int = 128):
-  path.parent.mkdir(parents=True, exist_ok=True)
-  image = np.full((height, width, 3), value, np.uint8)
-  path.write_bytes(tf.io.encode_jpeg(image).numpy())
-
-
-def make_tar(archive: pathlib.Path, root: pathlib.Path, members: list[str]):
-  """Packs root/member for each member into archive (gzip for .tgz), then deletes them."""
-  with tarfile.open(archive, 'w:gz' if archive.suffix == '.tgz' else 'w') as tar:
-    for member in members:
-      tar.add(root / member, arcname=member)
-  for member in members:
-    path = root / member
-    shutil.rmtree(path) if path.is_dir() else path.unlink()
-
-
-def config_for(name: str, manual_dir: pathlib.Path, data_dir: pathlib.Path):
-  config = data.default_data_config()
-  config.name = name
-  config.manual_dir = str(manual_dir)
-  config.data_dir = str(data_dir)
-  config.check_split_sizes = False
-  return config
-
-
-def read_split(config, split: str) -> dict[str, dict]:
-  """{file_name: example} of a prepared split, images decoded."""
-  builder = sources.prepared_builder(config)
-  return {example['file_name'].decode(): example
-          for example in builder.as_dataset(split=split).as_numpy_iterator()}
-
-
-def cell(strings: list[str]) -> np.ndarray:
-  """A MATLAB cell array column of strings, as scipy.io.savemat writes them."""
-  column = np.empty((len(strings), 1), dtype=object)
-  column[:, 0] = strings
-  return column
-
-
-def struct_array(rows: list[dict]) -> np.ndarray:
-  """A 1xN MATLAB struct array, fields as in the Stanford Cars annotation files."""
-  fields = list(rows[0])
-  array = np.empty((1, len(rows)), dtype=[(field, object) for field in fields])
-  for i, row in enumerate(rows):
-    for field in fields:
-      value = row[field]
-      array[0, i][field] = value if isinstance(value, str) else np.array([[value]], np.uint16)
-  return array
+from manual_files import cell, config_for, make_tar, read_split, struct_array, write_jpeg
 
 
 # CUB: 3 classes, 9 images; labels in image_class_labels.txt, split flags, boxes in pixels.
@@ -135,6 +84,15 @@ def test_cub_split_list_missing_an_image_is_an_error(tmp_path):
   split_file = manual_dir / 'CUB_200_2011' / 'train_test_split.txt'
   split_file.write_text('\n'.join(split_file.read_text().splitlines()[:-1]))
   with pytest.raises(data.DatasetError, match='train_test_split.txt'):
+    data.load_info(config_for('cub', manual_dir, tmp_path / 'tfds'))
+
+
+def test_cub_list_naming_an_image_twice_is_an_error(tmp_path):
+  # Read into {id: value}, a repeated id would silently drop one of the two rows.
+  manual_dir = make_cub(tmp_path / 'manual', archive=False)
+  labels = manual_dir / 'CUB_200_2011' / 'image_class_labels.txt'
+  labels.write_text(labels.read_text() + '9 1\n')
+  with pytest.raises(data.DatasetError, match=f"{labels} lists '9' twice"):
     data.load_info(config_for('cub', manual_dir, tmp_path / 'tfds'))
 
 
@@ -219,34 +177,153 @@ def make_cars_all_in_one(manual_dir: pathlib.Path, archive: bool = True) -> path
   return manual_dir
 
 
-def make_cars_devkit(manual_dir: pathlib.Path) -> pathlib.Path:
-  for split, is_test, annotation_file in (('train', False, 'cars_train_annos.mat'),
-                                          ('test', True, 'cars_test_annos_withlabels.mat')):
-    rows = [row for row in CAR_ROWS if row[2] == is_test]
+CAR_SPLITS = {'train': [row for row in CAR_ROWS if not row[2]],
+              'test': [row for row in CAR_ROWS if row[2]]}
+# The original devkit names images by row id across both splits; Kaggle's copy numbers each
+# split from 00001.jpg, so train and test share file names.
+DEVKIT_NAMES = {row[0]: f'{row[0]:05d}.jpg' for row in CAR_ROWS}
+KAGGLE_NAMES = {row[0]: f'{k + 1:05d}.jpg' for rows in CAR_SPLITS.values()
+                for k, row in enumerate(rows)}
+ALL_IN_ONE_NAMES = {row[0]: f'car_ims/{row[0]:06d}.jpg' for row in CAR_ROWS}
+
+
+def write_cars_devkit(devkit: pathlib.Path, test_labels: pathlib.Path,
+                      image_folders: dict[str, pathlib.Path], names: dict[int, str]):
+  """The devkit (with its unlabelled cars_test_annos.mat) in `devkit`, the separate labelled
+  test list in `test_labels`, and each split's images in image_folders[split]."""
+  for folder in (devkit, test_labels):
+    folder.mkdir(parents=True, exist_ok=True)
+  for split, rows in CAR_SPLITS.items():
     for i, *_ in rows:
-      write_jpeg(manual_dir / f'cars_{split}' / f'{i:05d}.jpg', 50, 60)
-    (manual_dir / 'devkit').mkdir(exist_ok=True)
-    scipy.io.savemat(manual_dir / 'devkit' / annotation_file, {'annotations': struct_array(
-        [car_annotation(row, fname=f'{row[0]:05d}.jpg') for row in rows])})
-  scipy.io.savemat(manual_dir / 'devkit' / 'cars_meta.mat', {'class_names': cell(CAR_CLASSES).T})
-  make_tar(manual_dir / 'cars_train.tgz', manual_dir, ['cars_train'])  # test stays extracted.
+      write_jpeg(image_folders[split] / names[i], 50, 60)
+    annotations = [car_annotation(row, fname=names[row[0]]) for row in rows]
+    if split == 'train':
+      scipy.io.savemat(devkit / 'cars_train_annos.mat',
+                       {'annotations': struct_array(annotations)})
+      continue
+    scipy.io.savemat(test_labels / 'cars_test_annos_withlabels.mat',
+                     {'annotations': struct_array(annotations)})
+    unlabelled = [{k: v for k, v in row.items() if k != 'class'} for row in annotations]
+    scipy.io.savemat(devkit / 'cars_test_annos.mat', {'annotations': struct_array(unlabelled)})
+  scipy.io.savemat(devkit / 'cars_meta.mat', {'class_names': cell(CAR_CLASSES).T})
+
+
+def make_cars_devkit(manual_dir: pathlib.Path) -> pathlib.Path:
+  """The original site's devkit layout, cars_train as its .tgz, the test images extracted."""
+  write_cars_devkit(manual_dir / 'devkit', manual_dir / 'devkit',
+                    {split: manual_dir / f'cars_{split}' for split in CAR_SPLITS}, DEVKIT_NAMES)
+  make_tar(manual_dir / 'cars_train.tgz', manual_dir, ['cars_train'])
   return manual_dir
 
 
-@pytest.mark.parametrize('make_layout, path_format', [
-    (make_cars_all_in_one, 'car_ims/{:06d}.jpg'),
-    (functools.partial(make_cars_all_in_one, archive=False), 'car_ims/{:06d}.jpg'),
-    (make_cars_devkit, '{:05d}.jpg')])
-def test_cars_both_layouts(tmp_path, make_layout, path_format):
+def make_cars_kaggle(manual_dir: pathlib.Path, test_labels: str = '.') -> pathlib.Path:
+  """Kaggle's "Stanford Cars Dataset" unzipped into manual_dir (cars_train/cars_train/*.jpg,
+  car_devkit/devkit/), with the separately downloaded labelled test list in `test_labels`."""
+  write_cars_devkit(manual_dir / 'car_devkit' / 'devkit', manual_dir / test_labels,
+                    {split: manual_dir / f'cars_{split}' / f'cars_{split}'
+                     for split in CAR_SPLITS}, KAGGLE_NAMES)
+  return manual_dir
+
+
+def make_cars_kaggle_in_a_folder(manual_dir: pathlib.Path) -> pathlib.Path:
+  """The Kaggle copy one folder further down, its test labels in yet another folder."""
+  make_cars_kaggle(manual_dir / 'stanford-cars-dataset', test_labels='../downloads/test labels')
+  return manual_dir
+
+
+@pytest.mark.parametrize('make_layout, names', [
+    (make_cars_all_in_one, ALL_IN_ONE_NAMES),
+    (functools.partial(make_cars_all_in_one, archive=False), ALL_IN_ONE_NAMES),
+    (make_cars_devkit, DEVKIT_NAMES),
+    (make_cars_kaggle, KAGGLE_NAMES),
+    (functools.partial(make_cars_kaggle, test_labels='test_labels'), KAGGLE_NAMES),
+    (make_cars_kaggle_in_a_folder, KAGGLE_NAMES)])
+def test_cars_layouts(tmp_path, make_layout, names):
   config = config_for('cars', make_layout(tmp_path / 'manual'), tmp_path / 'tfds')
   info = data.load_info(config)
   assert (info.num_classes, info.num_train, info.num_test) == (3, 3, 4)
   assert info.class_names == tuple(CAR_CLASSES)
   splits = {split: read_split(config, split) for split in ('train', 'test')}
+  assert {split: len(examples) for split, examples in splits.items()} == {'train': 3, 'test': 4}
   for i, label, is_test, (x1, y1, x2, y2) in CAR_ROWS:
-    example = splits['test' if is_test else 'train'][path_format.format(i)]
+    example = splits['test' if is_test else 'train'][names[i]]
     assert example['label'] == label
     np.testing.assert_allclose(example['bbox'], [y1 / 50, x1 / 60, y2 / 50, x2 / 60], rtol=1e-6)
+
+
+def test_cars_identical_copies_of_a_devkit_file_are_read_once(tmp_path, caplog):
+  # E.g. torchvision's re-uploaded car_devkit.tgz extracted beside the Kaggle copy's devkit.
+  manual_dir = make_cars_kaggle(tmp_path / 'manual')
+  shutil.copytree(manual_dir / 'car_devkit' / 'devkit', manual_dir / 'devkit')
+  with caplog.at_level(logging.INFO):
+    info = data.load_info(config_for('cars', manual_dir, tmp_path / 'tfds'))
+  assert (info.num_train, info.num_test) == (3, 4)
+  assert f"reading {manual_dir / 'devkit' / 'cars_train_annos.mat'}" in caplog.text
+
+
+def test_cars_different_copies_of_a_devkit_file_are_an_error_naming_both(tmp_path):
+  manual_dir = make_cars_kaggle(tmp_path / 'manual')
+  other = manual_dir / 'devkit' / 'cars_train_annos.mat'
+  other.parent.mkdir()
+  scipy.io.savemat(other, {'annotations': struct_array(
+      [car_annotation(row, fname=KAGGLE_NAMES[row[0]]) for row in CAR_SPLITS['train'][:1]])})
+  with pytest.raises(data.DatasetError) as error:
+    data.load_info(config_for('cars', manual_dir, tmp_path / 'tfds'))
+  for path in (other, manual_dir / 'car_devkit' / 'devkit' / 'cars_train_annos.mat'):
+    assert str(path) in str(error.value)
+
+
+def test_cars_two_image_folders_are_an_error_naming_both(tmp_path):
+  # Half-flattened: the Kaggle images moved up into cars_train/ while cars_train/cars_train/
+  # is still there.
+  manual_dir = make_cars_kaggle(tmp_path / 'manual')
+  shutil.copytree(manual_dir / 'cars_train' / 'cars_train', manual_dir / 'cars_train',
+                  dirs_exist_ok=True)
+  with pytest.raises(data.DatasetError) as error:
+    data.load_info(config_for('cars', manual_dir, tmp_path / 'tfds'))
+  assert (f"2 folders holding 00001.jpg in manual_dir={manual_dir}: "
+          f"{manual_dir / 'cars_train'}, {manual_dir / 'cars_train' / 'cars_train'}."
+          ) in str(error.value)
+
+
+def test_cars_extracted_folder_is_read_rather_than_its_archive(tmp_path, caplog):
+  manual_dir = make_cars_devkit(tmp_path / 'manual')  # cars_train.tgz holds 50 x 60 images.
+  for i, *_ in CAR_SPLITS['train']:
+    write_jpeg(manual_dir / 'cars_train' / DEVKIT_NAMES[i], 30, 40)
+  config = config_for('cars', manual_dir, tmp_path / 'tfds')
+  with caplog.at_level(logging.INFO):
+    train = read_split(config, 'train')
+  assert {example['image'].shape for example in train.values()} == {(30, 40, 3)}
+  assert (f"Reading the extracted {manual_dir / 'cars_train'}, not the archive "
+          f"{manual_dir / 'cars_train.tgz'}") in caplog.text
+
+
+def remove(path: pathlib.Path):
+  shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+@pytest.mark.parametrize('make_layout, missing, expected', [
+    (make_cars_kaggle, 'cars_test_annos_withlabels.mat',
+     r'`cars_test_annos_withlabels.mat` \(searched for in manual_dir and up to 3 folder'),
+    (make_cars_kaggle, 'cars_test', r'`cars_test/` or `cars_test.tgz` holding 00001.jpg, the '
+                                    r'first image of .*cars_test_annos_withlabels.mat'),
+    (make_cars_all_in_one, 'car_ims.tgz', r'`car_ims.tgz` or `car_ims/` \(the images of '
+                                          r'.*cars_annos.mat')])
+def test_cars_missing_piece_is_named(tmp_path, make_layout, missing, expected):
+  manual_dir = make_layout(tmp_path / 'manual')
+  remove(manual_dir / missing)
+  with pytest.raises(data.DatasetError, match=expected):
+    data.load_info(config_for('cars', manual_dir, tmp_path / 'tfds'))
+
+
+def test_cars_unlabelled_test_list_is_an_error_that_names_the_labelled_one(tmp_path):
+  # The devkit's cars_test_annos.mat saved under the labelled file's name.
+  manual_dir = make_cars_kaggle(tmp_path / 'manual')
+  shutil.copy(manual_dir / 'car_devkit' / 'devkit' / 'cars_test_annos.mat',
+              manual_dir / 'cars_test_annos_withlabels.mat')
+  with pytest.raises(data.DatasetError, match='has no class labels.*separate '
+                                              'cars_test_annos_withlabels.mat'):
+    data.load_info(config_for('cars', manual_dir, tmp_path / 'tfds'))
 
 
 @pytest.mark.parametrize('name, expected', [
@@ -255,7 +332,13 @@ def test_cars_both_layouts(tmp_path, make_layout, path_format):
     ('dogs', ['images.tar', 'lists.tar', 'train_list.mat', 'test_list.mat',
               'vision.stanford.edu']),
     ('cars', ['car_ims.tgz', 'cars_annos.mat', 'cars_train_annos.mat',
-              'cars_test_annos_withlabels.mat', 'ai.stanford.edu']),
+              'cars_test_annos_withlabels.mat', 'cars_train/cars_train/', 'car_devkit/devkit/',
+              'jessicali9530', 'ai.stanford.edu']),
+    ('aircraft', ['fgvc-aircraft-2013b.tar.gz', 'data/variants.txt',
+                  'data/images_variant_trainval.txt', 'data/images_variant_test.txt',
+                  'robots.ox.ac.uk/~vgg/data/fgvc-aircraft']),
+    ('nabirds', ['nabirds.tar.gz', 'images.txt', 'image_class_labels.txt',
+                 'train_test_split.txt', 'classes.txt', 'dl.allaboutbirds.org/nabirds']),
     ('image_folder', ['<root>/<split>/<class>/<image>', "['train', 'test']", '.jpg',
                       'your own images'])])
 def test_missing_files_error_names_files_source_and_config_field(tmp_path, name, expected):
@@ -359,5 +442,6 @@ def test_unprepared_catalog_dataset_says_how_to_prepare_it(tmp_path):
 
 
 def test_unknown_name_lists_valid_names(tmp_path):
-  with pytest.raises(data.DatasetError, match='synthetic, cub, dogs, cars, image_folder'):
+  with pytest.raises(data.DatasetError,
+                     match='synthetic, cub, dogs, cars, aircraft, nabirds, image_folder'):
     data.load_info(config_for('imagenet', tmp_path, tmp_path))

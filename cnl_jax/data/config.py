@@ -21,8 +21,9 @@ def default_data_config() -> ml_collections.ConfigDict:
   Other configs change `name` and the paths, e.g. `name='cub'` with `manual_dir` set.
   """
   config = ml_collections.ConfigDict()
-  # 'synthetic', 'cub', 'dogs', 'cars', 'image_folder', or 'tfds:<catalog name>' (e.g.
-  # 'tfds:caltech_birds2011', 'tfds:stanford_dogs', 'tfds:cars196'; prepared in data_dir).
+  # 'synthetic', 'cub', 'dogs', 'cars', 'aircraft', 'nabirds', 'image_folder', or
+  # 'tfds:<catalog name>' (e.g. 'tfds:caltech_birds2011', 'tfds:stanford_dogs',
+  # 'tfds:cars196'; prepared in data_dir).
   config.name = 'synthetic'
   # Where tfds keeps prepared datasets (TFRecords); built here on first use.
   config.data_dir = '~/tensorflow_datasets'
@@ -32,8 +33,9 @@ def default_data_config() -> ml_collections.ConfigDict:
   # Split names read for training and evaluation.
   config.train_split = 'train'
   config.eval_split = 'test'
-  # For 'cub', 'dogs', 'cars': require the split sizes of the paper's Table 1, so that a
-  # partial download cannot pass silently. Turn off only for deliberate subsets.
+  # For 'cub', 'dogs', 'cars', 'aircraft', 'nabirds': require the official split sizes (the
+  # paper's Table 1 for the first three), so that a partial download cannot pass silently.
+  # Turn off only for deliberate subsets.
   config.check_split_sizes = True
   # Area fraction range of the training random-resized crop, torchvision's RandomResizedCrop
   # `scale`: the released CNL code's (0.08, 1.25) (FouriYe/CNL-ICIP2020 @ 124f4105,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 
 from cnl_jax.data.files import Layout
-from cnl_jax.data.info import DatasetError
+from cnl_jax.data.id_lists import read_lists, same_ids
 from cnl_jax.data.manual import Example, ManualBuilder, SplitFiles
 
 _LAYOUTS = (Layout(folder='CUB_200_2011', archive='CUB_200_2011.tgz', prefix='CUB_200_2011',
@@ -13,12 +13,6 @@ _LAYOUTS = (Layout(folder='CUB_200_2011', archive='CUB_200_2011.tgz', prefix='CU
             Layout(folder='.', marker='images.txt'))
 _LISTS = ('classes.txt', 'images.txt', 'image_class_labels.txt', 'train_test_split.txt',
           'bounding_boxes.txt')
-
-
-def _table(text: str) -> dict[int, list[str]]:
-  """An `<image id> <fields...>` list file as {id: fields}."""
-  rows = (line.split() for line in text.splitlines() if line.strip())
-  return {int(row[0]): row[1:] for row in rows}
 
 
 class Cub2011Manual(ManualBuilder):
@@ -34,20 +28,15 @@ class Cub2011Manual(ManualBuilder):
 
   def _read_splits(self, manual_dir: pathlib.Path):
     tree = self.find(_LAYOUTS)
-    lists = {name: _table(data.decode()) for name, data in tree.iter_files(_LISTS)}
+    lists = read_lists(tree, _LISTS)
     classes = lists['classes.txt']
-    class_names = tuple(' '.join(classes[i]) for i in sorted(classes))
-    ids = sorted(lists['images.txt'])
-    for name in _LISTS[2:]:
-      if sorted(lists[name]) != ids:
-        raise DatasetError(f'{tree.describe(name)} does not list the same image ids as '
-                           f'{tree.describe("images.txt")}; re-download the archive.')
+    class_names = tuple(classes[i] for i in sorted(classes, key=int))
     splits = {'train': [], 'test': []}
-    for image_id in ids:
-      x, y, width, height = map(float, lists['bounding_boxes.txt'][image_id])
-      is_train = lists['train_test_split.txt'][image_id][0] == '1'
+    for image_id in same_ids(tree, lists, _LISTS[1:]):
+      x, y, width, height = map(float, lists['bounding_boxes.txt'][image_id].split())
+      is_train = lists['train_test_split.txt'][image_id] == '1'
       splits['train' if is_train else 'test'].append(Example(
-          path='images/' + lists['images.txt'][image_id][0],
-          label=int(lists['image_class_labels.txt'][image_id][0]) - 1,
+          path='images/' + lists['images.txt'][image_id],
+          label=int(lists['image_class_labels.txt'][image_id]) - 1,
           box=(x, y, x + width, y + height)))
     return class_names, {name: SplitFiles(tree, examples) for name, examples in splits.items()}

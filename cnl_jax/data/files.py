@@ -1,13 +1,22 @@
-"""Read a dataset's original files from an extracted folder or straight from its tar archive."""
+"""Find a dataset's original files in manual_dir and read them from an extracted folder or
+straight from its tar archive."""
 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import pathlib
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+
+from absl import logging
 
 from cnl_jax.data.info import DatasetError
+
+# How many folder levels below manual_dir the searching finders look. Copies of a dataset nest
+# its files differently (Kaggle's Stanford Cars: car_devkit/devkit/cars_meta.mat), and
+# unpacking a download into a folder of its own adds one more level.
+SEARCH_DEPTH = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,3 +108,72 @@ def find_tree(manual_dir: pathlib.Path, layouts: Iterable[Layout]) -> FileTree |
     if (tree := layout.find(manual_dir)) is not None:
       return tree
   return None
+
+
+def search(manual_dir: pathlib.Path, path: str, max_depth: int = SEARCH_DEPTH
+           ) -> list[pathlib.Path]:
+  """Every folder F, manual_dir itself or at most `max_depth` levels below it, for which
+  F/path exists; shallowest first, then by name. `path` may hold slashes ('cars_train/1.jpg')."""
+  levels_in_path = path.count('/')
+  found = []
+  for depth in range(max_depth + 1):
+    pattern = '/'.join(['*'] * depth + [glob.escape(path)])
+    found += sorted(match.parents[levels_in_path] for match in manual_dir.glob(pattern))
+  return found
+
+
+def _listing(paths: Sequence[pathlib.Path]) -> str:
+  return ', '.join(str(path) for path in paths)
+
+
+def find_file(manual_dir: pathlib.Path, name: str, max_depth: int = SEARCH_DEPTH
+              ) -> FileTree | None:
+  """The folder holding the file `name`, searched for in manual_dir and up to `max_depth`
+  levels below it; None if there is none.
+
+  Byte-identical copies count as one: the shallowest is read, and the log says which. Copies
+  that differ are a DatasetError naming each, since which one is right cannot be guessed.
+  """
+  folders = search(manual_dir, name, max_depth)
+  if not folders:
+    return None
+  paths = [folder / name for folder in folders]
+  if len(paths) > 1:
+    first = paths[0].read_bytes()
+    if any(path.read_bytes() != first for path in paths[1:]):
+      raise DatasetError(
+          f'{len(paths)} different copies of {name} in manual_dir={manual_dir}: '
+          f'{_listing(paths)}. Keep the right one and move the others out of manual_dir.')
+    logging.info('%d identical copies of %s; reading %s.', len(paths), name, paths[0])
+  return FileTree(folders[0])
+
+
+def find_unique(manual_dir: pathlib.Path, layout: Layout, max_depth: int = SEARCH_DEPTH
+                ) -> FileTree | None:
+  """The one place, in manual_dir or up to `max_depth` levels below it, where `layout`'s
+  folder (holding its marker) or archive is; None if there is none.
+
+  An extracted folder is read rather than an archive of it (the log says so). Two folders, or
+  two archives and no folder, are a DatasetError naming each: the files are never guessed.
+  """
+  folders, archives = [], []
+  if layout.folder is not None:
+    if layout.marker is None:
+      raise ValueError(f'{layout}: searching for a folder needs the marker file it holds.')
+    marker = layout.marker if layout.folder == '.' else f'{layout.folder}/{layout.marker}'
+    folders = [parent / layout.folder for parent in search(manual_dir, marker, max_depth)]
+  if layout.archive is not None:
+    archives = [parent / layout.archive
+                for parent in search(manual_dir, layout.archive, max_depth)]
+  for what, paths in ((f'folders holding {layout.marker}', folders),
+                      (f'copies of {layout.archive}', [] if folders else archives)):
+    if len(paths) > 1:
+      raise DatasetError(
+          f'{len(paths)} {what} in manual_dir={manual_dir}: {_listing(paths)}. Keep one and '
+          'move the others out of manual_dir.')
+  if folders:
+    if archives:
+      logging.info('Reading the extracted %s, not the archive %s.', folders[0],
+                   _listing(archives))
+    return FileTree(folders[0])
+  return FileTree(archives[0], layout.prefix) if archives else None

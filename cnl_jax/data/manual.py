@@ -37,18 +37,25 @@ def mat_strings(array: np.ndarray) -> list[str]:
   return [str(np.asarray(cell).reshape(-1)[0]) for cell in np.asarray(array).reshape(-1)]
 
 
-def checked_jpeg(data: bytes, where: str) -> tuple[bytes, int, int]:
+def checked_jpeg(data: bytes, where: str, crop_bottom: int = 0) -> tuple[bytes, int, int]:
   """JPEG bytes of an image file, with its height and width; other formats are re-encoded.
 
   Every image is decoded once here so that a corrupt file stops the build with its path
-  instead of failing an epoch later inside the training pipeline.
+  instead of failing an epoch later inside the training pipeline. `crop_bottom` pixel rows
+  are cut off the bottom (a banner that is not part of the picture) and the rest re-encoded.
   """
   try:
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
   except tf.errors.InvalidArgumentError as error:
     raise DatasetError(f'{where} is not a readable image ({error.message.strip()}). Replace '
                        'it with a good copy from the original download.') from None
-  if not tf.io.is_jpeg(data):
+  if crop_bottom:
+    if image.shape[0] <= crop_bottom:
+      raise DatasetError(f'{where} is {image.shape[0]} px high, no more than the {crop_bottom} '
+                         'px banner to crop off its bottom. Replace it with a good copy from '
+                         'the original download.')
+    image = image[:-crop_bottom]
+  if crop_bottom or not tf.io.is_jpeg(data):
     data = tf.io.encode_jpeg(image, quality=95).numpy()
   return data, int(image.shape[0]), int(image.shape[1])
 
@@ -66,12 +73,14 @@ def image_features(with_boxes: bool) -> tfds.features.FeaturesDict:
   return tfds.features.FeaturesDict(features)
 
 
-def generate_examples(split: SplitFiles, with_boxes: bool) -> Iterator[tuple[str, dict]]:
-  """tfds examples of one split, keyed by path, images checked and stored as JPEG."""
+def generate_examples(split: SplitFiles, with_boxes: bool, crop_bottom: int = 0
+                      ) -> Iterator[tuple[str, dict]]:
+  """tfds examples of one split, keyed by path, images checked (and cropped by `crop_bottom`
+  rows, see checked_jpeg) and stored as JPEG; boxes are relative to the stored image."""
   labels = {example.path: example for example in split.examples}
   for path, data in split.images.iter_files(labels):
     example = labels[path]
-    jpeg, height, width = checked_jpeg(data, split.images.describe(path))
+    jpeg, height, width = checked_jpeg(data, split.images.describe(path), crop_bottom)
     features = {'image': jpeg, 'label': example.label, 'file_name': path}
     if with_boxes:
       xmin, ymin, xmax, ymax = np.clip(
@@ -110,12 +119,15 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   SOURCE: str
   # The files the builder needs, in words, for the missing-files error.
   EXPECTED_FILES: str
-  # The paper's Table 1: official split sizes of the full dataset.
+  # Official split sizes of the full dataset (CUB, Dogs, Cars: the paper's Table 1).
   SPLIT_SIZES: Mapping[str, int]
   NUM_CLASSES: int
   HAS_BOXES: bool
   # What must be in manual_dir before tfds starts: one layout of each group.
   REQUIRED_LAYOUTS: Sequence[Sequence[Layout]]
+  # Pixel rows cut off the bottom of every image while building, so that every pipeline sees
+  # the cropped image (FGVC-Aircraft's copyright banner).
+  CROP_BOTTOM_PIXELS: int = 0
 
   def __init__(self, *, manual_dir: str | pathlib.Path = '', check_split_sizes: bool = True,
                **kwargs):
@@ -179,10 +191,10 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     return {name: self._generate_examples(split) for name, split in splits.items()}
 
   def _generate_examples(self, split: SplitFiles):
-    return generate_examples(split, self.HAS_BOXES)
+    return generate_examples(split, self.HAS_BOXES, self.CROP_BOTTOM_PIXELS)
 
   def _validate(self, class_names: Sequence[str], splits: Mapping[str, SplitFiles]):
-    """Split lists must be self-consistent always, and Table-1 sized when asked."""
+    """Split lists must be self-consistent always, and of the official sizes when asked."""
     where = f'{self.DISPLAY_NAME} in {self._manual_dir}'
     for name, split in splits.items():
       labels = {example.label for example in split.examples}
@@ -201,6 +213,6 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     if sizes != dict(self.SPLIT_SIZES) or len(class_names) != self.NUM_CLASSES:
       raise DatasetError(
           f'{where}: found {len(class_names)} classes and split sizes {sizes}, but the full '
-          f'dataset has {self.NUM_CLASSES} classes and {dict(self.SPLIT_SIZES)} (Table 1). '
+          f'dataset has {self.NUM_CLASSES} classes and {dict(self.SPLIT_SIZES)}. '
           'Check the download is complete, or set data_config.check_split_sizes = False to '
           'use a deliberate subset.')

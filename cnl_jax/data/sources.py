@@ -7,14 +7,17 @@ from typing import Any
 
 import tensorflow_datasets as tfds
 
+from cnl_jax.data.aircraft import FgvcAircraftManual
 from cnl_jax.data.cars import StanfordCarsManual
 from cnl_jax.data.cub import Cub2011Manual
 from cnl_jax.data.dogs import StanfordDogsManual
 from cnl_jax.data.image_folder import ImageFolderManual
 from cnl_jax.data.info import DatasetError, DatasetInfo
+from cnl_jax.data.nabirds import NabirdsManual
 from cnl_jax.data.synthetic import SyntheticFineGrained
 
-MANUAL_BUILDERS = {'cub': Cub2011Manual, 'dogs': StanfordDogsManual, 'cars': StanfordCarsManual}
+MANUAL_BUILDERS = {'cub': Cub2011Manual, 'dogs': StanfordDogsManual, 'cars': StanfordCarsManual,
+                   'aircraft': FgvcAircraftManual, 'nabirds': NabirdsManual}
 CATALOG_PREFIX = 'tfds:'
 NAMES = ('synthetic', *MANUAL_BUILDERS, 'image_folder', f'{CATALOG_PREFIX}<catalog name>')
 
