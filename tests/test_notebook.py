@@ -1,12 +1,21 @@
-"""The Colab notebook runs top to bottom on the demo settings."""
+"""The Colab notebook runs top to bottom on the demo settings, is what its generator writes,
+and its install cell keeps a runtime's own JAX and TensorFlow."""
 
 import os
+import tomllib
 
 import nbclient
 import nbformat
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tools import make_notebook
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, 'notebooks', 'cnl_jax_colab.ipynb')
+with open(os.path.join(ROOT, 'pyproject.toml'), 'rb') as _file:
+  PROJECT = tomllib.load(_file)['project']
 
 
 def test_notebook_runs_on_the_demo(tmp_path, monkeypatch):
@@ -30,3 +39,87 @@ def test_notebook_runs_on_the_demo(tmp_path, monkeypatch):
   assert (workdir / 'attention' / 'grid.png').exists()
   text = ''.join(output.get('text', '') for output in outputs)
   assert 'true class:' in text and '%' in text
+  # The test environment is installed from requirements-test.txt: the install cell finds it
+  # complete, so it would install nothing in Colab either when a runtime has the same.
+  assert 'This runtime has all that cnl_jax needs.' in text
+
+
+def test_notebook_is_what_its_generator_writes():
+  notebook = nbformat.read(NOTEBOOK, as_version=4)
+  assert [(cell.cell_type, cell.source) for cell in notebook.cells] == \
+      make_notebook.cells(PROJECT), 'rerun python tools/make_notebook.py'
+
+
+def _needed() -> dict[str, Requirement]:
+  """What the notebook needs: the core dependencies and the data extra's, train's included."""
+  texts = [*PROJECT['dependencies'], *PROJECT['optional-dependencies']['train'],
+           *PROJECT['optional-dependencies']['data']]
+  requirements = [Requirement(text) for text in texts]
+  return {r.name: r for r in requirements if r.name != PROJECT['name']}
+
+
+def _fitting(name: str) -> str:
+  """The lowest version the notebook accepts of `name` (each needed range has a lower bound)."""
+  [lower] = [spec.version for spec in _needed()[name].specifier if spec.operator == '>=']
+  return lower
+
+
+def _runtime(tensorflow_as: str = 'tensorflow', **versions: str | None) -> dict[str, str]:
+  """A simulated runtime: every needed distribution at a fitting version, TensorFlow as the
+  distribution `tensorflow_as` (Colab's is `tensorflow`), then `versions` (name -> version,
+  None removes it)."""
+  installed = {canonicalize_name(name): _fitting(name) for name in _needed()}
+  installed[canonicalize_name(tensorflow_as)] = installed.pop('tensorflow-cpu')
+  installed.update({canonicalize_name(name): version for name, version in versions.items()})
+  return {name: version for name, version in installed.items() if version is not None}
+
+
+def _as_needed(name: str, *, rename: str | None = None, extras: tuple[str, ...] = ()) -> str:
+  requirement = _needed()[name]
+  requirement.name = rename or requirement.name
+  requirement.extras = set(extras)
+  return str(requirement)
+
+
+def _plan(installed: dict[str, str]) -> set[str]:
+  return {str(Requirement(text)) for text in make_notebook.install_plan(PROJECT, installed)}
+
+
+COLAB_GPU = dict(jaxlib=_fitting('jax'), jax_cuda12_plugin=_fitting('jax'),
+                 jax_cuda12_pjrt=_fitting('jax'))
+COLAB_TPU = dict(jaxlib=_fitting('jax'), libtpu='0.0.42.1')
+
+
+@pytest.mark.parametrize('accelerator', [COLAB_GPU, COLAB_TPU, {}], ids=['gpu', 'tpu', 'cpu'])
+def test_a_runtime_with_everything_installs_nothing(accelerator):
+  assert make_notebook.install_plan(PROJECT, _runtime(**accelerator)) == []
+
+
+def test_colab_gpu_keeps_its_jax_and_tensorflow_while_the_rest_is_installed():
+  installed = _runtime(**COLAB_GPU, flax='0.10.0', tensorflow_datasets='4.9.9',
+                       ml_collections=None, tensorboardX=None)
+  assert _plan(installed) == {
+      _as_needed('flax'), _as_needed('tensorflow-datasets'), _as_needed('ml_collections'),
+      _as_needed('tensorboardX'),
+      # Pinned to what the runtime has, so that pip cannot swap in a CPU build meanwhile.
+      f"jax=={installed['jax']}", f"tensorflow=={installed['tensorflow']}"}
+
+
+@pytest.mark.parametrize('accelerator, extra', [(COLAB_GPU, 'cuda12'), (COLAB_TPU, 'tpu')],
+                         ids=['gpu', 'tpu'])
+def test_a_jax_below_the_range_is_upgraded_within_its_accelerator_build(accelerator, extra):
+  installed = _runtime(**accelerator, jax='0.4.33')
+  assert _plan(installed) == {_as_needed('jax', extras=(extra,)),
+                              f"tensorflow=={installed['tensorflow']}"}
+
+
+def test_a_runtime_without_jax_or_tensorflow_gets_everything_with_the_cpu_builds():
+  # Plain `jax` and `tensorflow-cpu`, as pyproject.toml names them.
+  assert _plan({}) == {str(requirement) for requirement in _needed().values()}
+
+
+@pytest.mark.parametrize('tensorflow', ['tensorflow', 'tensorflow-cpu'])
+def test_an_older_tensorflow_is_upgraded_under_its_own_name(tensorflow):
+  installed = _runtime(tensorflow, **COLAB_GPU, **{tensorflow: '2.19.0'})
+  assert _plan(installed) == {_as_needed('tensorflow-cpu', rename=tensorflow),
+                              f"jax=={installed['jax']}"}

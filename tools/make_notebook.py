@@ -3,33 +3,112 @@
 python tools/make_notebook.py
 """
 
+import inspect
 import pathlib
+import tomllib
 
 import nbformat
+from packaging.requirements import Requirement
 
-CELLS = [
-    ('markdown', '''# cnl_jax in a notebook
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def install_plan(project: dict, installed: dict[str, str]) -> list[str]:
+  """The requirements to pip-install so that this runtime has what the notebook needs.
+
+  The notebook needs cnl_jax's `data` extra. A runtime's own accelerator JAX (marked by its
+  CUDA plugin or libtpu) and its own TensorFlow are kept: a CPU `jax` or `tensorflow-cpu`
+  installed over them drops the accelerator or breaks TensorFlow. Below the needed range they
+  are upgraded within their own build (`jax[cuda12]`, Colab's `tensorflow`). When anything is
+  installed, the kept JAX and TensorFlow are pinned, so that pip cannot swap them meanwhile.
+  The notebook's install cell runs before cnl_jax is installed, so it carries this source.
+
+  Args:
+    project: pyproject.toml's [project] table.
+    installed: distribution name -> version, of everything the runtime has.
+
+  Returns:
+    pip requirement strings; empty when the runtime has everything.
+  """
+  from packaging.requirements import Requirement  # pylint: disable=import-outside-toplevel
+  from packaging.utils import canonicalize_name  # pylint: disable=import-outside-toplevel
+
+  installed = {canonicalize_name(name): version for name, version in installed.items()}
+  accelerator = next((extra for plugin, extra in (('jax-cuda12-plugin', 'cuda12'),
+                                                  ('jax-cuda13-plugin', 'cuda13'),
+                                                  ('libtpu', 'tpu')) if plugin in installed),
+                     None)
+  tensorflow = next((name for name in ('tensorflow', 'tensorflow-tpu', 'tensorflow-cpu')
+                     if name in installed), 'tensorflow-cpu')
+
+  def expand(requirements):
+    """The requirements, with cnl_jax's own extras (`cnl_jax[train]`) replaced by theirs."""
+    for text in requirements:
+      requirement = Requirement(text)
+      if canonicalize_name(requirement.name) != canonicalize_name(project['name']):
+        yield requirement
+        continue
+      for extra in sorted(requirement.extras):
+        yield from expand(project['optional-dependencies'][extra])
+
+  plan, pins = [], []
+  for requirement in expand([*project['dependencies'], f"{project['name']}[data]"]):
+    name = canonicalize_name(requirement.name)
+    if name == 'jax' and accelerator:
+      requirement.extras = {accelerator}
+    elif name == 'tensorflow-cpu':
+      requirement.name = name = tensorflow
+    version = installed.get(name)
+    if version is None or version not in requirement.specifier:
+      plan.append(str(requirement))
+    elif name in ('jax', tensorflow):
+      pins.append(f'{name}=={version}')
+  return plan + pins if plan else []
+
+
+INTRO = '''# cnl_jax in a notebook
 
 Train a Cross-layer Non-Local (CNL) network on the embedded synthetic fine-grained dataset
 (no download), plot its training curve, look at where CNL attends, and classify an image.
 On a CPU this takes a few minutes.
 
 **In Colab:** clone the repository and `%cd` into it first (`!git clone <repo url> cnl_jax`,
-then `%cd cnl_jax`); the next cell installs the requirements. For a GPU runtime also run
-`%pip install -U "jax[cuda12]"`; on a TPU runtime `%pip install -U "jax[tpu]"`.
+then `%cd cnl_jax`); the next cell installs only what the runtime lacks of cnl_jax's `data`
+extra (pyproject.toml). It needs `{jax}`, `{flax}`,
+TensorFlow `{tensorflow}` and `{tfds}`. Colab's own JAX (its CPU, CUDA or
+TPU build) and TensorFlow are kept when their versions fit, and upgraded within the same build
+when older; a CPU `jax` or `tensorflow-cpu` is never installed over them, so GPU and TPU
+runtimes need no extra step.
 
 **CUB-200-2011 instead of the demo:** put `CUB_200_2011.tgz` on the machine (e.g. mount
 Google Drive), then in the parameters cell set `CONFIG = 'cub'` and
 `MANUAL_DIR = '/content/drive/MyDrive/cub'`. The CUB config is the paper's recipe (ResNet-50
 + 5 CNL at 448 px, 110 epochs, ImageNet weights): use a GPU or TPU runtime, and a `WORKDIR` on
-Drive, since a run resumes from its last checkpoint when you run the training cell again.'''),
-    ('code', '''import os
+Drive, since a run resumes from its last checkpoint when you run the training cell again.'''
+
+INSTALL = f'''import importlib.metadata
+import os
 import subprocess
 import sys
+import tomllib
 
-if 'COLAB_RELEASE_TAG' in os.environ:  # only in Colab; locally install as the README says
-  subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '-r', 'requirements.txt'],
-                 check=True)'''),
+
+{inspect.getsource(install_plan)}
+
+with open('pyproject.toml', 'rb') as file:
+  project = tomllib.load(file)['project']
+installed = {{dist.metadata['Name']: dist.version
+             for dist in importlib.metadata.distributions() if dist.metadata['Name']}}
+requirements = install_plan(project, installed)
+if not requirements:
+  print('This runtime has all that cnl_jax needs.')
+elif 'COLAB_RELEASE_TAG' in os.environ:
+  print('pip install', *requirements)
+  subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', *requirements], check=True)
+else:  # outside Colab, install as the README says
+  print('Missing or outside the needed versions:', *requirements)'''
+
+CELLS = [
     ('code', '''# Parameters
 CONFIG = 'demo'         # 'demo', 'cub', 'dogs' or 'cars' (configs/<name>.py)
 NUM_EPOCHS = None       # None: the config's own number of epochs
@@ -100,13 +179,25 @@ assert not errors, errors'''),
 ]
 
 
+def cells(project: dict) -> list[tuple[str, str]]:
+  """The notebook's cells as (kind, source), with the versions it names read from `project`."""
+  requirements = {Requirement(text).name: text
+                  for text in [*project['dependencies'], *project['optional-dependencies']['data']]}
+  intro = INTRO.format(jax=requirements['jax'], flax=requirements['flax'],
+                       tensorflow=requirements['tensorflow-cpu'].removeprefix('tensorflow-cpu'),
+                       tfds=requirements['tensorflow-datasets'])
+  return [('markdown', intro), ('code', INSTALL), *CELLS]
+
+
 def main() -> None:
+  with open(ROOT / 'pyproject.toml', 'rb') as file:
+    project = tomllib.load(file)['project']
   notebook = nbformat.v4.new_notebook()
   notebook.cells = [nbformat.v4.new_markdown_cell(text) if kind == 'markdown' else
-                    nbformat.v4.new_code_cell(text) for kind, text in CELLS]
+                    nbformat.v4.new_code_cell(text) for kind, text in cells(project)]
   notebook.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3',
                                      'language': 'python'}
-  path = pathlib.Path(__file__).resolve().parents[1] / 'notebooks' / 'cnl_jax_colab.ipynb'
+  path = ROOT / 'notebooks' / 'cnl_jax_colab.ipynb'
   nbformat.write(notebook, str(path))
   print(path)
 
