@@ -201,7 +201,7 @@ import numpy as np
 import cnl_jax
 
 assert cnl_jax.__file__.startswith({str(site)!r}), cnl_jax.__file__  # the wheel's copy
-extra = [m for m in ('ml_collections', 'tensorflow', 'tensorboardX', 'PIL', 'safetensors')
+extra = [m for m in ('orbax', 'tensorflow', 'tensorboardX', 'PIL', 'safetensors')
          if importlib.util.find_spec(m)]
 assert extra == [], f'not a core-only environment: {{extra}}'
 
