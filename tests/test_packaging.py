@@ -90,7 +90,7 @@ def test_wheel_metadata_lists_the_declared_dependencies(wheel):
   assert set(metadata.get_all('Provides-Extra')) == set(PROJECT['optional-dependencies'])
   assert {'train', 'data', 'test', 'cuda'} <= set(PROJECT['optional-dependencies'])
   assert {canonicalize_name(r.name) for r in _requirements(PROJECT['dependencies'])} == {
-      'jax', 'flax', 'numpy'}
+      'jax', 'flax', 'numpy', 'optax', 'ml-collections'}
   # Every package of the source tree is in the wheel.
   assert packages == {str(p.parent.relative_to(ROOT)) for p in (ROOT / 'cnl_jax').rglob(
       '__init__.py')}
@@ -201,7 +201,7 @@ import numpy as np
 import cnl_jax
 
 assert cnl_jax.__file__.startswith({str(site)!r}), cnl_jax.__file__  # the wheel's copy
-extra = [m for m in ('orbax', 'tensorflow', 'tensorboardX', 'PIL', 'safetensors')
+extra = [m for m in ('tensorflow', 'tensorboardX', 'PIL', 'safetensors')
          if importlib.util.find_spec(m)]
 assert extra == [], f'not a core-only environment: {{extra}}'
 
