@@ -8,30 +8,13 @@ every new layer, U(+-1/sqrt(fan_in)) for weights and biases, and BatchNorm2d mom
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.models.layers import BatchNorm, torch_padding
-
-# PyTorch's default conv and linear weight init, U(+-1/sqrt(fan_in)).
-torch_kernel_init = nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform')
-
-
-def torch_bias_init(fan_in: int) -> nn.initializers.Initializer:
-  """PyTorch's default bias init, U(+-1/sqrt(fan_in))."""
-  bound = 1 / math.sqrt(fan_in)
-  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype,
-                                                                  -bound, bound)
-
-
-def torch_dense(features: int, fan_in: int, name: str, **common: Any) -> nn.Dense:
-  """nn.Linear(fan_in, features) with PyTorch's default init."""
-  return nn.Dense(features, kernel_init=torch_kernel_init, bias_init=torch_bias_init(fan_in),
-                  name=name, **common)
+from cnl_jax.models.layers import BatchNorm, torch_dense, torch_kernel_init, torch_padding
 
 
 class ConvBlock(nn.Module):

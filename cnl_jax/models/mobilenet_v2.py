@@ -15,10 +15,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.models.layers import BatchNorm, torch_padding
+from cnl_jax.models.layers import BatchNorm, kaiming_fan_out_init, torch_padding
 
-# torchvision's kaiming_normal_(mode='fan_out'); its Linear init is N(0, 0.01), zero bias.
-_conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+# torchvision's convs take kaiming_normal_(mode='fan_out'); its Linear N(0, 0.01), zero bias.
 _dense_init = nn.initializers.normal(stddev=0.01)
 
 # (expansion t, output channels c, blocks n, first stride s) of torchvision's MobileNetV2.
@@ -104,7 +103,7 @@ class ConvNormActivation(nn.Module):
     conv = DepthwiseConv if self.groups == self.features == x.shape[-1] else nn.Conv
     x = conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride),
              padding=torch_padding(self.kernel), feature_group_count=self.groups,
-             use_bias=False, kernel_init=_conv_init, name='conv', **common)(x)
+             use_bias=False, kernel_init=kaiming_fan_out_init, name='conv', **common)(x)
     x = BatchNorm(use_running_average=not train, name='bn', **common)(x)
     return jax.nn.relu6(x) if self.activation else x
 

@@ -17,13 +17,9 @@ import jax.numpy as jnp
 
 from cnl_jax.models.attention import Implementation
 from cnl_jax.models.cnl import CNL, Reshape
-from cnl_jax.models.layers import BatchNorm, torch_padding
+from cnl_jax.models.layers import (BatchNorm, kaiming_fan_out_init, torch_bias_init,
+                                   torch_padding)
 from cnl_jax.models.nonlocal_block import NonLocal
-
-# torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu').
-_conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
-# torchvision's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-_dense_init = nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform')
 
 
 class ResidualBlock(nn.Module):
@@ -36,7 +32,7 @@ class ResidualBlock(nn.Module):
 
   def conv(self, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
     return nn.Conv(features, (kernel, kernel), (stride, stride), padding=torch_padding(kernel),
-                   use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
+                   use_bias=False, kernel_init=kaiming_fan_out_init, dtype=self.dtype,
                    param_dtype=self.param_dtype, name=name)
 
   def norm(self, name: str, train: bool) -> nn.BatchNorm:
@@ -182,7 +178,8 @@ class ResNet(nn.Module):
     features = {}
 
     x = nn.Conv(self.width, (7, 7), (2, 2), padding=torch_padding(7), use_bias=False,
-                kernel_init=_conv_init, name='stem_conv', **common)(images.astype(self.dtype))
+                kernel_init=kaiming_fan_out_init, name='stem_conv',
+                **common)(images.astype(self.dtype))
     x = nn.relu(BatchNorm(use_running_average=not train, name='stem_bn', **common)(x))
     x = nn.max_pool(x, (3, 3), (2, 2), padding=torch_padding(3))
     features['stem'] = x
@@ -211,7 +208,10 @@ class ResNet(nn.Module):
     if self.num_classes is None:
       return x, features
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    logits = nn.Dense(self.num_classes, kernel_init=_dense_init, name='head', **common)(x)
+    # The released CNL code's new classifier: kaiming_normal_(fan_out) weights, N(0, 2 /
+    # num_classes), and PyTorch's default bias (FouriYe/CNL-ICIP2020 @ 124f4105, train_val.py).
+    logits = nn.Dense(self.num_classes, kernel_init=kaiming_fan_out_init,
+                      bias_init=torch_bias_init(x.shape[-1]), name='head', **common)(x)
     return logits.astype(jnp.float32), features
 
   def _check(self, images: jax.Array, specs: tuple[BlockSpec, ...]) -> None:

@@ -17,7 +17,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.models.granularity_heads import Classifier, ConvBlock, torch_dense
+from cnl_jax.models.granularity_heads import Classifier, ConvBlock
+from cnl_jax.models.layers import torch_dense
 from cnl_jax.models.mobilenet_v2 import MobileNetV2
 
 # The trunk outputs each stage reads: the last 32-, 96- and 1280-channel outputs
