@@ -7,8 +7,18 @@ python main.py --config configs/tasn_cub.py --workdir runs/tasn_cub \
 Paper and code differ: the paper reports CUB 87.9%; the released code's README gives 87.0%
 (sample size 224, this config) and 88.0% with --config.model_overrides.sample_size=336.
 Scale 7, the squared structure map, the sampler's density cap and C[0] = 1 appear only in
-the code; they are the defaults here (see cnl_jax/methods/tasn/sampler.py).
+the code; they are the defaults here (see cnl_jax/methods/tasn/sampler.py). The paper also
+reports Stanford Cars 93.8% (no config here).
+
+As released: new layers take MXNet's Xavier(gaussian, fan-in, 2) or MSRAPrelu init with zero
+biases; BN running variances move toward the unbiased batch variance (MXNet's GPU BatchNorm
+is cuDNN's). Known differences: torchvision's V1 ResNets instead of MXNet's v2 (below), so
+the attention head's BN (`att_bn1`, loaded from the ResNet-18 checkpoint's final BN in the
+released code) starts fresh; the last partial training batch is dropped (the released
+ImageRecordIter fills it from the start of the data); BN statistics over the global batch.
 """
+
+import ml_collections
 
 from cnl_jax.methods import method_config
 from configs import default
@@ -18,7 +28,9 @@ def get_config():
   config = default.get_config()
   config.model = 'tasn_resnet50'
   config.method = method_config(config.model)  # CE weights 1 and 0.5, distillation at T=10
-  config.model_overrides.sample_size = 224  # sampled images; 336 for the 88.0% variant
+  # Sampled images of 224 px; 336 for the 88.0% variant, which changes only the sampler:
+  # the attention net keeps its 224 px input and 28 x 28 maps (`attention_size`).
+  config.model_overrides = ml_collections.ConfigDict({'sample_size': 224})
   # torchvision's ImageNet weights for both ResNets: our ResNets have torchvision's layout
   # (post-activation v1.5); the released code's MXNet v2 weights (pre-activation, input BN)
   # fit another architecture and are not converted.

@@ -3,8 +3,9 @@ schedule), on any CPU in a few minutes.
 
 python main.py --config configs/tasn_demo.py --workdir runs/tasn_demo
 
-Sampled images of 48 px from the 64 px inputs; the part/master net is a width-16 ResNet-18
-(README's results table has the figures, and why not a narrow ResNet-50).
+Sampled images of 48 px from the 64 px inputs, and the attention net's input 48 px (224 as
+released); the part/master net is a width-16 ResNet-18 (README's results table has the
+figures, and why not a narrow ResNet-50).
 """
 
 from cnl_jax.methods import method_config
@@ -15,6 +16,6 @@ def get_config():
   config = demo.get_config()
   config.model = 'tasn_resnet50'
   config.method = method_config(config.model)
-  config.model_overrides = dict(sample_size=48, attention_width=8, part_depth=18,
-                                part_width=16)
+  config.model_overrides = dict(sample_size=48, attention_size=48, attention_width=8,
+                                part_depth=18, part_width=16)
   return config

@@ -26,8 +26,8 @@ ATTENTION_PARAMS = ('attention_net', 'dilated_conv1', 'dilated_conv2', 'attentio
 
 def tiny_method():
   # ResNet-18 for both nets keeps compilation short; the structure is TASN's.
-  return TASNMethod(TASN(NUM_CLASSES, sample_size=32, attention_width=4, part_depth=18,
-                         part_width=4), NUM_CLASSES)
+  return TASNMethod(TASN(NUM_CLASSES, sample_size=32, attention_size=32, attention_width=4,
+                         part_depth=18, part_width=4), NUM_CLASSES)
 
 
 def tiny_batch(seed=0, batch=4, size=40):
@@ -107,7 +107,8 @@ def test_train_step_compiles_once(few_steps):
 def test_visualize_shows_maps_and_sampled_images(few_steps, tmp_path):
   *_, method, state = few_steps
   config = tasn_demo.get_config()
-  config.model_overrides = dict(sample_size=32, attention_width=4, part_depth=18, part_width=4)
+  config.model_overrides = dict(sample_size=32, attention_size=32, attention_width=4,
+                                part_depth=18, part_width=4)
   config.image_size = config.eval_resize = 40
   run = TrainedRun(config, tuple('abcd'), {'params': state.params, **state.model_state})
   image = np.random.default_rng(0).integers(0, 255, (50, 60, 3), np.uint8)
@@ -125,3 +126,28 @@ def test_visualize_shows_maps_and_sampled_images(few_steps, tmp_path):
   assert panels['structure_image'].values.shape == (32, 32, 3)
   assert panels['detail_image'].values.shape == (32, 32, 3)
   assert panels['structure_map'].kind == 'heatmap' and panels['detail_image'].kind == 'image'
+
+
+def test_sample_size_leaves_the_attention_net_at_its_own_size():
+  """The released 336 variant changes only the sampler's output: the attention net still
+  sees 224 px and gives 28 x 28 maps (checked abstractly at full size)."""
+  images = jax.ShapeDtypeStruct((1, 512, 512, 3), jnp.float32)
+  for sample_size in (224, 336):
+    model = TASN(200, sample_size=sample_size)
+    variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), images)
+    _, outputs = jax.eval_shape(lambda v, x: model.apply(v, x), variables, images)
+    assert outputs['attention_maps'].shape == (1, 28, 28, 512)
+    assert outputs['structure_images'].shape == (1, sample_size, sample_size, 3)
+
+
+def test_new_classifiers_start_as_mxnets_xavier():
+  """Every FC, the attention net's too, takes the released train script's Xavier(gaussian,
+  fan-in, magnitude 2), N(0, 2 / fan_in), and a zero bias."""
+  model = TASN(100, sample_size=32, attention_size=32, attention_width=16, part_depth=18,
+               part_width=16)
+  variables = jax.jit(lambda key: model.init(key, jnp.zeros((1, 40, 40, 3))))(
+      jax.random.key(0))
+  for name in ('attention_fc', 'fc_part', 'fc_master', 'fc_shared'):
+    kernel = np.asarray(variables['params'][name]['kernel'])
+    assert kernel.std() == pytest.approx(np.sqrt(2 / kernel.shape[0]), rel=0.05), name
+    assert not np.any(variables['params'][name]['bias'])

@@ -22,10 +22,10 @@ from cnl_jax.models.resnet import ResNet, block_specs
 
 HEADS = ('attention', 'part', 'master', 'part_shared', 'master_shared')
 
-# MXNet's MSRAPrelu: gaussian, averaged fan, PReLU slope 0.25.
-_dilated_init = nn.initializers.variance_scaling(2 / (1 + 0.25**2), 'fan_avg',
-                                                 'normal')
-# MXNet's Xavier(gaussian, fan-in, magnitude 2), the FCs of the part and master nets.
+# MXNet's MSRAPrelu: gaussian, averaged fan, PReLU slope 0.25 (the dilated convs).
+_dilated_init = nn.initializers.variance_scaling(2 / (1 + 0.25**2), 'fan_avg', 'normal')
+# Xavier(gaussian, fan-in, magnitude 2), the released train script's initializer for every
+# other new layer: the attention, part and master FCs (biases zero).
 _fc_init = nn.initializers.variance_scaling(2.0, 'fan_in', 'normal')
 
 
@@ -65,7 +65,9 @@ class TASN(nn.Module):
 
   Attributes:
     num_classes: width of every classifier.
-    sample_size: side of the sampled images and of the attention net's input (224 of 512).
+    sample_size: side of the sampled images (224 of 512; 336 in the released 336 variant).
+    attention_size: side of the attention net's input (224 as released, whatever
+      sample_size: its maps stay 28 x 28).
     density_cap, iterations: the sampler's cap (times the uniform density) and its passes.
     softmax_scale, dedup, released_cdf: the released code's quirks (attention_sampler).
     attention_depth, attention_width: the attention ResNet (18, 64).
@@ -74,6 +76,7 @@ class TASN(nn.Module):
   """
   num_classes: int
   sample_size: int = 224
+  attention_size: int = 224
   density_cap: float = 4.0
   iterations: int = 5
   softmax_scale: float = 7.0
@@ -93,7 +96,7 @@ class TASN(nn.Module):
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     size = images.shape[1:3]
     last_block = block_specs(self.attention_depth)[-1].name
-    attention_input = sampler.resize_align_corners(images, (self.sample_size,) * 2)
+    attention_input = sampler.resize_align_corners(images, (self.attention_size,) * 2)
     _, trunk = ResNet(self.attention_depth, num_classes=None, width=self.attention_width,
                       stage_strides=(1, 1, 2, 1), name='attention_net', **common)(
                           attention_input, train=train)
@@ -101,9 +104,11 @@ class TASN(nn.Module):
     channels = x.shape[-1]
     x = SharedDilatedConv(channels, (1, 2), name='dilated_conv1', **common)(x)
     x = SharedDilatedConv(channels, (1, 2, 3), name='dilated_conv2', **common)(x)
-    pooled = jnp.mean(nn.relu(BatchNorm(use_running_average=not train, name='attention_bn',
-                                        **common)(x)), axis=(1, 2))
-    logits = {'attention': nn.Dense(self.num_classes, name='attention_fc', **common)(pooled)}
+    # MXNet's eps 2e-5 (`att_bn1`).
+    pooled = jnp.mean(nn.relu(BatchNorm(use_running_average=not train, epsilon=2e-5,
+                                        name='attention_bn', **common)(x)), axis=(1, 2))
+    dense = lambda name: nn.Dense(self.num_classes, kernel_init=_fc_init, name=name, **common)
+    logits = {'attention': dense('attention_fc')(pooled)}
 
     maps = sampler.trilinear_attention(x.astype(jnp.float32), self.softmax_scale)
     structure = sampler.structure_map(maps, size, self.dedup)
@@ -117,7 +122,6 @@ class TASN(nn.Module):
                          name='part_net', **common)(
                              jnp.concatenate([detail_images, structure_images]), train=train)
     part, master = jnp.split(features, 2)
-    dense = lambda name: nn.Dense(self.num_classes, kernel_init=_fc_init, name=name, **common)
     shared = dense('fc_shared')
     logits.update(part=dense('fc_part')(part), master=dense('fc_master')(master),
                   part_shared=shared(part), master_shared=shared(master))
