@@ -45,10 +45,20 @@ def test_json_output(capsys):
   assert result['image_size'] == [64, 64]
 
 
-def test_compare_paper(capsys):
+def test_compare_paper_tells_printed_from_reconstructed(capsys):
   summary.main(['--model', 'resnet50_5cnl', '--compare-paper'])
   out = capsys.readouterr().out
-  assert '27,084,040' in out and 'ours +0' in out and 'Table 2' in out
+  printed, reconstructed = out.split('reconstructed from the released code')
+  assert 'as printed' in printed and '2.71' in printed and '2.03' in printed
+  assert '27,084,040' in reconstructed and 'ours +0' in reconstructed
+
+
+@pytest.mark.parametrize('name', sorted(summary.PAPER_TABLE_2))
+def test_reconstructed_counts_round_to_the_printed_ones(name):
+  row = summary.PAPER_TABLE_2[name]
+  assert round(row.params / 1e7, 2) == row.printed_params
+  # The printed FLOPs column is conv + fc MACs / 1e10 plus up to 0.03 (BN, counted unevenly).
+  assert 0 <= row.printed_flops - row.macs / 1e10 < 0.035
 
 
 def test_unknown_model_is_a_usage_error(capsys):
