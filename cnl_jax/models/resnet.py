@@ -35,7 +35,7 @@ class ResidualBlock(nn.Module):
                    use_bias=False, kernel_init=kaiming_fan_out_init, dtype=self.dtype,
                    param_dtype=self.param_dtype, name=name)
 
-  def norm(self, name: str, train: bool) -> nn.BatchNorm:
+  def norm(self, name: str, train: bool) -> BatchNorm:
     return BatchNorm(use_running_average=not train, dtype=self.dtype,
                      param_dtype=self.param_dtype, name=name)
 
@@ -135,7 +135,9 @@ class ResNet(nn.Module):
   dropout or classifier: the pooled features [batch, channels], for a backbone inside a larger
   model) and a dict of every block output
   (`res2_0` ... `res5_2`), each NL output (`<block>_nonlocal`), the CNL output (`cnl`),
-  `stem` and `pooled`. Under `jax.jit` the features nobody reads cost nothing.
+  `stem` and `pooled`. Under `jax.jit` the features nobody reads cost nothing. The
+  classifier starts as the released CNL code's (kaiming-normal fan-out weights, PyTorch's
+  default bias); every BN is PyTorch's (`layers.BatchNorm`).
 
   Attributes:
     depth: 18, 34, 50, 101 or 152.
