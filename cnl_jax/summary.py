@@ -38,8 +38,8 @@ class PaperRow:
   `printed_params` and `printed_flops` are the paper's columns as printed: "#param (x10^7)"
   and "Flops (x10^9)", the latter multiply-accumulates in units of 1e10 with BN counted
   inconsistently between rows. `params` and `macs` (conv + fc) are not printed: they are
-  reconstructed from the released code (FouriYe/CNL-ICIP2020, cnlnet_5CNL.py) as the exact
-  counts of the models that round to the printed ones.
+  reconstructed from the released code (FouriYe/CNL-ICIP2020 @ 2f483ea, cnlnet_5CNL.py) as
+  the exact counts of the models that round to the printed ones.
   """
   printed_params: float
   printed_flops: float

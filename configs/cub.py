@@ -1,5 +1,5 @@
 """CUB-200-2011, ResNet-50 + 5 CNL at 448 px: the released recipe
-(FouriYe/CNL-ICIP2020 @ 124f4105, train_val.py).
+(FouriYe/CNL-ICIP2020 @ a10a8c4, train_val.py).
 
 The paper reports 85.64% top-1 for this model (Table 2; plain ResNet-50 84.05%,
 --config.model=resnet50) and 86.7% for ResNet-101 + 5 CNL (Table 3,

@@ -1,5 +1,5 @@
 """Base config: the released CNL recipe on CUB-200-2011 with ResNet-50 + 5 CNL
-(FouriYe/CNL-ICIP2020 @ 124f4105, train_val.py).
+(FouriYe/CNL-ICIP2020 @ a10a8c4, train_val.py).
 
 Other configs import this and change a few fields. Every field is listed here.
 

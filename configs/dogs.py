@@ -1,5 +1,5 @@
 """Stanford Dogs, ResNet-50 + 5 CNL at 448 px: the released recipe
-(FouriYe/CNL-ICIP2020 @ 124f4105, train_val.py).
+(FouriYe/CNL-ICIP2020 @ a10a8c4, train_val.py).
 
 The paper reports only ResNet-101 + 5 CNL on Dogs: 85.2% top-1 (Table 3,
 --config.model=resnet101_5cnl).

@@ -211,7 +211,7 @@ class ResNet(nn.Module):
       return x, features
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     # The released CNL code's new classifier: kaiming_normal_(fan_out) weights, N(0, 2 /
-    # num_classes), and PyTorch's default bias (FouriYe/CNL-ICIP2020 @ 124f4105, train_val.py).
+    # num_classes), and PyTorch's default bias (FouriYe/CNL-ICIP2020 @ a10a8c4, train_val.py).
     logits = nn.Dense(self.num_classes, kernel_init=kaiming_fan_out_init,
                       bias_init=torch_bias_init(x.shape[-1]), name='head', **common)(x)
     return logits.astype(jnp.float32), features
