@@ -44,7 +44,8 @@ class BatchNorm(nn.Module):
   variance toward the unbiased one (n / (n - 1) times it, n = values per channel in the
   batch), as PyTorch's BatchNorm and cuDNN's (MXNet's GPU BatchNorm) do; Flax's stores the
   biased one. `unbiased_running_var=False` is Flax's update. Variables are Flax's:
-  params `scale`, `bias`; batch_stats `mean`, `var` (float32).
+  params `scale`, `bias`; batch_stats `mean`, `var` (float32). Statistics are those of the
+  array it is given: under the jitted train step, the global batch over every device.
 
   Attributes:
     use_running_average: normalise with the running statistics (eval) instead of the batch's.
