@@ -1,4 +1,5 @@
-"""FGVC-Aircraft (100 variants), ResNet-50 + 5 CNL at 448 px: the CNL recipe (PAPER.md).
+"""FGVC-Aircraft (100 variants), ResNet-50 + 5 CNL at 448 px: the released CNL recipe
+(FouriYe/CNL-ICIP2020, train_val.py).
 
 The CNL paper did not train on FGVC-Aircraft, so the schedule is the released code's Dogs and
 Cars one, not tuned or verified for this set.
