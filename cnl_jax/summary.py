@@ -127,13 +127,17 @@ def summarize(name: str, num_classes: int, image_size: Sequence[int], graph: str
   one image of `image_size`, in its test or training forward pass."""
   overrides = overrides or {}
   model = create_model(name, num_classes, **overrides)
-  images = jax.ShapeDtypeStruct((1, *image_size, 3), jnp.float32)
+  # The training pass traces two images (BatchNorm1d needs two values per channel) and
+  # reports half of each count.
+  batch = 2 if graph == 'train' else 1
+  images = jax.ShapeDtypeStruct((batch, *image_size, 3), jnp.float32)
   variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), images)
   params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(variables['params']))
   macs_paper, macs_attention = count_macs(model, variables, images, graph)
   cost = jax.jit(_forward(model, graph)).lower(variables, images).cost_analysis()
   return ModelSummary(name, num_classes, tuple(image_size), graph, overrides, params,
-                      macs_paper, macs_attention, float(cost['flops']))
+                      macs_paper // batch, macs_attention // batch,
+                      float(cost['flops']) / batch)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -68,4 +68,4 @@ def read_image(run: TrainedRun, path: str) -> np.ndarray:
   from cnl_jax.data.config import augmentation
   from cnl_jax.data.image_files import read_eval_image
   return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype,
-                         augmentation(run.config.data).resize_mode)
+                         augmentation(run.config.data))

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cnl_jax.data.config import augmentation
 from cnl_jax.data.image_files import to_pixels
 from cnl_jax.errors import UserError, exits_on_user_error
 from cnl_jax.trained_run import TrainedRun, load_run, read_image
@@ -113,7 +114,7 @@ def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int
     raise UserError(f'Model {run.config.model!r} has no attention maps (neither CNL nor NL) '
                     'and its method shows no panels.')
   size = max(image_size, MIN_DISPLAY_SIZE)
-  pixels = np.asarray(Image.fromarray(to_pixels(image)).resize(
+  pixels = np.asarray(Image.fromarray(to_pixels(image, augmentation(run.config.data))).resize(
       (size, size), Image.Resampling.BILINEAR))
   os.makedirs(output, exist_ok=True)
   grid = Image.new('RGB', (size * (1 + len(maps)), size * len(queries)))
@@ -135,7 +136,8 @@ def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int
 def visualize_panels(run: TrainedRun, image: np.ndarray, output: str) -> list[str]:
   """Writes the method's panels of `image` (see the module docstring); returns their paths."""
   size = max(run.config.image_size, MIN_DISPLAY_SIZE)
-  shown = lambda array: Image.fromarray(to_pixels(array)).resize(
+  transform = augmentation(run.config.data)
+  shown = lambda array: Image.fromarray(to_pixels(array, transform)).resize(
       (size, size), Image.Resampling.BILINEAR)
   pixels = np.asarray(shown(image))
   panels = {name: overlay(pixels, panel.values) if panel.kind == 'heatmap'

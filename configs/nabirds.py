@@ -1,5 +1,5 @@
 """NABirds (555 classes), ResNet-50 + 5 CNL at 448 px: the released CNL recipe
-(configs/default.py).
+(FouriYe/CNL-ICIP2020 @ a10a8c4, train_val.py).
 
 The CNL paper did not train on NABirds, so the schedule is the released code's Dogs and Cars
 one, not tuned or verified for this set.

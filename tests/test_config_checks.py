@@ -1,6 +1,11 @@
 """Bad config values are refused before anything is built, each with its own message."""
 
+import importlib
+import pathlib
+
 import pytest
+
+from cnl_jax import data
 
 from cnl_jax.errors import ConfigError
 from cnl_jax.training import check_config
@@ -30,6 +35,17 @@ def test_bad_value_is_refused(field, value, message):
 
 def test_default_config_passes():
   check_config(default.get_config(), device_count=4, process_count=2)
+
+
+CONFIGS = sorted(path.stem for path in (pathlib.Path(__file__).parents[1] / 'configs').glob(
+    '*.py') if path.stem != '__init__')
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_every_shipped_config_passes(name):
+  config = importlib.import_module(f'configs.{name}').get_config()
+  check_config(config, device_count=1, process_count=1)
+  data.augmentation(config.data)
 
 
 @pytest.mark.parametrize('field,value,message', [

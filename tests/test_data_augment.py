@@ -12,6 +12,7 @@ from cnl_jax import data
 from cnl_jax.data import image_files, pipeline
 
 DEFAULTS = data.augmentation(data.default_data_config())
+SQUARE = dataclasses.replace(DEFAULTS, resize_mode='square')
 LUMA = np.array(pipeline.GRAY_WEIGHTS)
 RED = (255, 0, 0)
 
@@ -102,13 +103,13 @@ def test_rotation_fills_the_corners_white():
 
 def test_square_resize_keeps_the_whole_image():
   image = png(bordered_image())
-  square = pixels(pipeline.eval_image(image, 32, 32, tf.float32, 'square'))
+  square = pixels(pipeline.eval_image(image, 32, 32, tf.float32, SQUARE))
   assert square.shape == (32, 32, 3)
   for edge in (square[:3], square[-3:], square[:, :3], square[:, -3:]):
     assert is_red(edge).all()
   assert not is_red(square[6:26, 6:26]).any()
   # The short side keeps the aspect and crops the sides away.
-  short_side = pixels(pipeline.eval_image(image, 32, 32, tf.float32, 'short_side'))
+  short_side = pixels(pipeline.eval_image(image, 32, 32, tf.float32, DEFAULTS))
   assert is_red(short_side[:3]).all() and not is_red(short_side[8:-8, :3]).any()
   # Training with a 'random' crop as large as the resized image sees the whole image too.
   trained = train(image, 0, image_size=32, resize=32, train_crop='random', resize_mode='square')
@@ -119,8 +120,8 @@ def test_eval_and_read_eval_image_share_the_square_resize(tmp_path):
   path = tmp_path / 'bordered.png'
   path.write_bytes(png(bordered_image()).numpy())
   np.testing.assert_array_equal(
-      image_files.read_eval_image(str(path), 24, 28, resize_mode='square'),
-      pipeline.eval_image(png(bordered_image()), 24, 28, tf.float32, 'square'))
+      image_files.read_eval_image(str(path), 24, 28, transform=SQUARE),
+      pipeline.eval_image(png(bordered_image()), 24, 28, tf.float32, SQUARE))
 
 
 @pytest.mark.parametrize('resize_mode', ['short_side', 'square'])
@@ -327,6 +328,10 @@ def test_random_crop_needs_the_resize_size(augmented_config):
     ('crop_min_area', 0.0, 'a number in (0, 1]'),
     ('crop_max_area', 0.05, 'a number >= crop_min_area=0.08'),
     ('crop_max_area', float('inf'), 'a number >= crop_min_area=0.08'),
+    ('crop_padding', -1, 'an integer >= 0'),
+    ('crop_padding', 8, "0 with train_crop='random_resized'"),
+    ('mean_rgb', (0.5, 0.5), 'three numbers, one per RGB channel'),
+    ('std_rgb', (0.5, 0.0, 0.5), 'each > 0'),
 ])
 def test_bad_values_name_the_field_and_the_valid_values(field, value, valid):
   config = data.default_data_config().to_dict()  # a plain dict takes any type
@@ -351,6 +356,34 @@ def test_bad_values_fail_before_the_dataset_is_built(tmp_path):
 def test_configs_saved_before_the_fields_existed_get_the_defaults():
   config = data.default_data_config().to_dict()
   for field in ('train_crop', 'crop_max_area', 'resize_mode', 'rotation_degrees',
-                'color_jitter', 'pca_lighting'):
+                'crop_padding', 'color_jitter', 'pca_lighting', 'mean_rgb', 'std_rgb'):
     del config[field]
   assert data.augmentation(config) == DEFAULTS
+
+
+def test_crop_padding_adds_black_borders_as_torchvision_random_crop():
+  # A white image, resized to 16 and padded by 4: every window of 16 is inside the 24 x 24
+  # padded image, its black part a band of at most 4 rows and 4 columns at its edges, and
+  # over seeds the offsets cover the whole range 0-8 (RandomCrop's offset range).
+  white = png(np.full((16, 16, 3), 255, np.uint8))
+  windows = [train(white, seed, image_size=16, resize=16, train_crop='random',
+                   crop_padding=4) for seed in range(40)]
+  black_rows, black_cols = set(), set()
+  for window in windows:
+    black = np.all(window < 1e-3, axis=-1)
+    assert np.all((window < 1e-3) | (np.abs(window - 255) < 1e-3))
+    rows, cols = black.all(axis=1), black.all(axis=0)
+    # Black pixels are whole rows or whole columns, at the edges.
+    assert np.array_equal(black, rows[:, None] | cols[None, :])
+    black_rows.add((rows[:4].sum(), rows[-4:].sum()))
+    black_cols.add((cols[:4].sum(), cols[-4:].sum()))
+    assert rows[4:-4].sum() == 0 and cols[4:-4].sum() == 0
+  assert {(4, 0), (0, 4), (0, 0)} <= black_rows | black_cols
+
+
+def test_normalisation_is_the_configured_mean_and_std():
+  image = png(np.full((8, 8, 3), (0, 128, 255), np.uint8))
+  half = dataclasses.replace(DEFAULTS, mean_rgb=(0.5, 0.5, 0.5), std_rgb=(0.5, 0.5, 0.25))
+  normalised = pipeline.eval_image(image, 8, 8, tf.float32, half).numpy()
+  np.testing.assert_allclose(normalised[0, 0], [-1.0, (128 / 255 - 0.5) / 0.5, 2.0], atol=1e-6)
+  np.testing.assert_array_equal(image_files.to_pixels(normalised, half)[0, 0], (0, 128, 255))

@@ -78,6 +78,16 @@ def test_overrides_reach_the_model_and_the_train_graph_is_counted(capsys):
   assert result['macs_paper'] == narrow.macs_paper
 
 
+def test_train_graph_of_a_model_with_batch_norm_1d():
+  """RMG-PMSI's classifiers normalise [batch, features]: the training pass is counted per
+  image all the same, and its convs are the test pass's."""
+  overrides = {'width_multiplier': 0.35, 'smooth_inner_features': 16, 'features': 32,
+               'classifier_features': 16}
+  train = summary.summarize('rmg_pmsi_mobilenetv2', 10, (64, 64), 'train', overrides)
+  test = summary.summarize('rmg_pmsi_mobilenetv2', 10, (64, 64), 'test', overrides)
+  assert train.macs_paper == test.macs_paper > 0
+
+
 def test_malformed_override_is_a_usage_error(capsys):
   with pytest.raises(SystemExit):
     summary.main(['--model', 'resnet18', '--override', 'width'])

@@ -13,6 +13,9 @@ from cnl_jax.data.info import DatasetError
 
 TRAIN_CROPS = ('random_resized', 'random')
 RESIZE_MODES = ('short_side', 'square')
+# torchvision's ImageNet normalisation, on pixels scaled to [0, 1].
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 
 
 def default_data_config() -> ml_collections.ConfigDict:
@@ -59,12 +62,19 @@ def default_data_config() -> ml_collections.ConfigDict:
   # Training rotation by an integer angle uniform in [-rotation_degrees, rotation_degrees]
   # about the centre, corners filled white; after the resize, before the crop. 0 = off.
   config.rotation_degrees = 0
+  # train_crop='random' pads the resized image with this many black pixels on every side
+  # before it draws the window, as torchvision's RandomCrop(padding=...) does. 0 = off.
+  config.crop_padding = 0
   # Brightness, contrast and saturation, each by a factor uniform in [1 - s, 1 + s], in a
   # random order, on the training crop (s in [0, 1]). 0 = off.
   config.color_jitter = 0.0
   # AlexNet PCA lighting: adds the ImageNet RGB eigenvectors weighted by eigenvalue times
   # N(0, pca_lighting), one offset per image. 0 = off.
   config.pca_lighting = 0.0
+  # Normalisation of every image (train, eval and the tools): (pixel / 255 - mean) / std per
+  # RGB channel, as torchvision's Normalize. ImageNet's by default; PMG's recipe uses 0.5.
+  config.mean_rgb = IMAGENET_MEAN_RGB
+  config.std_rgb = IMAGENET_STD_RGB
   # The synthetic set is generated from these on first use and cached in cache_dir.
   config.cache_dir = '~/.cache/cnl_jax'
   config.synthetic_seed = 0
@@ -83,8 +93,11 @@ class Augmentation:
   crop_max_area: float
   resize_mode: str
   rotation_degrees: int
+  crop_padding: int
   color_jitter: float
   pca_lighting: float
+  mean_rgb: tuple[float, float, float]
+  std_rgb: tuple[float, float, float]
 
 
 def augmentation(data_config: Any) -> Augmentation:
@@ -97,6 +110,9 @@ def augmentation(data_config: Any) -> Augmentation:
   defaults = default_data_config()
   values = {field.name: data_config.get(field.name, defaults[field.name])
             for field in dataclasses.fields(Augmentation)}
+  for field in ('mean_rgb', 'std_rgb'):  # a saved config.json holds lists
+    if isinstance(values[field], (list, tuple)):
+      values[field] = tuple(values[field])
 
   def require(ok: bool, field: str, valid: str) -> None:
     if not ok:
@@ -104,6 +120,10 @@ def augmentation(data_config: Any) -> Augmentation:
 
   def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+  def is_rgb(channels: Any) -> bool:
+    return (isinstance(channels, tuple) and len(channels) == 3
+            and all(is_number(value) and math.isfinite(value) for value in channels))
 
   require(values['train_crop'] in TRAIN_CROPS, 'train_crop', f'one of {TRAIN_CROPS}')
   require(values['resize_mode'] in RESIZE_MODES, 'resize_mode', f'one of {RESIZE_MODES}')
@@ -116,6 +136,15 @@ def augmentation(data_config: Any) -> Augmentation:
   degrees = values['rotation_degrees']
   require(isinstance(degrees, numbers.Integral) and not isinstance(degrees, bool)
           and 0 <= degrees <= 180, 'rotation_degrees', 'an integer in [0, 180] (0 = off)')
+  padding = values['crop_padding']
+  require(isinstance(padding, numbers.Integral) and not isinstance(padding, bool)
+          and padding >= 0, 'crop_padding', 'an integer >= 0 (0 = off)')
+  require(padding == 0 or values['train_crop'] == 'random', 'crop_padding',
+          "0 with train_crop='random_resized' (it pads only train_crop='random')")
+  rgb = 'three numbers, one per RGB channel, on pixels scaled to [0, 1]'
+  require(is_rgb(values['mean_rgb']), 'mean_rgb', rgb)
+  require(is_rgb(values['std_rgb']) and min(values['std_rgb']) > 0, 'std_rgb',
+          f'{rgb}, each > 0')
   require(is_number(values['color_jitter']) and 0 <= values['color_jitter'] <= 1,
           'color_jitter', 'a number in [0, 1] (0 = off)')
   require(is_number(values['pca_lighting']) and values['pca_lighting'] >= 0,

@@ -7,7 +7,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from cnl_jax.data.pipeline import MEAN_RGB, STDDEV_RGB, eval_image
+from cnl_jax.data.config import Augmentation, augmentation, default_data_config
+from cnl_jax.data.pipeline import eval_image
 from cnl_jax.errors import UserError
 
 
@@ -16,14 +17,14 @@ class UnreadableImageError(UserError, ValueError):
 
 
 def read_eval_image(path: str, image_size: int, eval_resize: int, dtype: str = 'float32',
-                    resize_mode: str = 'short_side') -> np.ndarray:
+                    transform: Augmentation | None = None) -> np.ndarray:
   """The file at `path` as evaluation sees it: [image_size, image_size, 3], normalised.
 
-  Pass the run's data config resize_mode, as eval_batches uses it.
+  Pass the run's transform (`augmentation(config.data)`), as eval_batches uses it.
   """
   try:
     image = eval_image(tf.io.read_file(path), image_size, eval_resize,
-                       tf.dtypes.as_dtype(dtype), resize_mode)
+                       tf.dtypes.as_dtype(dtype), transform)
     return image.numpy()
   except tf.errors.OpError as error:
     # TensorFlow wraps the reason in the op's name and device, e.g. '{{function_node ...}}
@@ -33,7 +34,10 @@ def read_eval_image(path: str, image_size: int, eval_resize: int, dtype: str = '
     raise UnreadableImageError(f'{path}: not a readable image ({reason}).') from error
 
 
-def to_pixels(image: np.ndarray) -> np.ndarray:
-  """Undoes the normalisation: [height, width, 3] -> uint8 RGB for display."""
-  pixels = np.asarray(image, np.float32) * np.array(STDDEV_RGB) + np.array(MEAN_RGB)
+def to_pixels(image: np.ndarray, transform: Augmentation | None = None) -> np.ndarray:
+  """Undoes the transform's normalisation (default: ImageNet's): [height, width, 3] -> uint8
+  RGB for display."""
+  transform = transform or augmentation(default_data_config())
+  pixels = 255 * (np.asarray(image, np.float32) * np.array(transform.std_rgb)
+                  + np.array(transform.mean_rgb))
   return np.clip(np.round(pixels), 0, 255).astype(np.uint8)

@@ -1,7 +1,7 @@
 """tf.data input pipelines: deterministic, resumable training batches and exact evaluation.
 
 Batches are NumPy dicts: 'image' [batch, image_size, image_size, 3] normalised with the
-ImageNet mean and std, 'label' [batch] int32, and for evaluation 'mask' [batch] bool.
+data config's mean and std (ImageNet's by default), 'label' [batch] int32, and for evaluation 'mask' [batch] bool.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from cnl_jax.data.config import Augmentation, augmentation, default_data_config
+from cnl_jax.data.config import (IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, Augmentation,
+                                  augmentation, default_data_config)
 from cnl_jax.data.info import DatasetError, DatasetInfo, steps_per_epoch
 from cnl_jax.data.sources import dataset_info, prepared_builder
 
-MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+# ImageNet's normalisation on 0-255 pixels, the default.
+MEAN_RGB = tuple(255 * value for value in IMAGENET_MEAN_RGB)
+STDDEV_RGB = tuple(255 * value for value in IMAGENET_STD_RGB)
 # torchvision's RandomResizedCrop aspect ratio range, as the released CNL code uses it; the
 # area range is (config.crop_min_area, config.crop_max_area).
 CROP_ASPECT_RANGE = (3 / 4, 4 / 3)
@@ -70,10 +72,11 @@ def _decode_and_crop(image_bytes: tf.Tensor, window: tf.Tensor) -> tf.Tensor:
                  other_format)
 
 
-def _normalize(image: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
-  """(image - mean) / std as one multiply-add, then cast to the output dtype."""
-  scale = np.float32(1) / np.array(STDDEV_RGB, np.float32)
-  return tf.cast(image * scale - np.array(MEAN_RGB, np.float32) * scale, dtype)
+def _normalize(image: tf.Tensor, dtype: tf.DType, transform: Augmentation) -> tf.Tensor:
+  """(image / 255 - mean) / std (the transform's) as one multiply-add, cast to `dtype`."""
+  scale = np.float32(1) / (255 * np.array(transform.std_rgb, np.float32))
+  offset = np.array(transform.mean_rgb, np.float32) / np.array(transform.std_rgb, np.float32)
+  return tf.cast(image * scale - offset, dtype)
 
 
 def _resize(image: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
@@ -200,8 +203,8 @@ def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype:
   'random_resized': torchvision's RandomResizedCrop window (random_resized_window, area
   fraction in [crop_min_area, crop_max_area]), resized to image_size; without rotation only
   the window is decoded (fused), with it the whole image is decoded and rotated first.
-  'random': resize as resize_mode to `resize`, rotate, then a uniform random image_size
-  window. Colour jitter and PCA lighting act on the image_size result.
+  'random': resize as resize_mode to `resize`, rotate, pad crop_padding black pixels on
+  every side, then a uniform random image_size window. Colour jitter and PCA lighting act on the image_size result.
   """
   transform = transform or augmentation(default_data_config())
   crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
@@ -222,6 +225,8 @@ def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype:
     image = _resize(image, _resized_size(tf.shape(image)[:2], resize, transform.resize_mode))
     if degrees:
       image = rotated(image)
+    padding = transform.crop_padding
+    image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
     image = tf.image.stateless_random_crop(image, [image_size, image_size, 3], crop_seed)
   else:
     window = random_resized_window(_image_shape(image_bytes), crop_seed,
@@ -241,21 +246,23 @@ def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype:
   if transform.pca_lighting:
     image = pca_lighting(image, transform.pca_lighting, lighting_seed)
   image.set_shape([image_size, image_size, 3])
-  return _normalize(image, dtype)
+  return _normalize(image, dtype, transform)
 
 
 def eval_image(image_bytes: tf.Tensor, image_size: int, eval_resize: int, dtype: tf.DType,
-               resize_mode: str = 'short_side') -> tf.Tensor:
-  """Resize to `eval_resize` as `resize_mode` says, center-crop [image_size, image_size, 3].
+               transform: Augmentation | None = None) -> tf.Tensor:
+  """Resize to `eval_resize` as the transform's resize_mode says (default: the data
+  config's defaults), center-crop [image_size, image_size, 3], normalise.
 
   'short_side' resizes the short side to eval_resize (aspect kept), 'square' the image to
   eval_resize x eval_resize. Fused: the window that resize-then-crop keeps is decoded and
   resized directly, which is the same image up to sub-pixel interpolation and decodes and
   resizes fewer pixels.
   """
+  transform = transform or augmentation(default_data_config())
   shape = _image_shape(image_bytes)[:2]
   # The original extent that becomes eval_resize: both sides for 'square', else the short side.
-  extent = shape if resize_mode == 'square' else tf.reduce_min(shape)
+  extent = shape if transform.resize_mode == 'square' else tf.reduce_min(shape)
   window_size = tf.cast(tf.round(
       tf.cast(extent, tf.float32) * image_size / eval_resize), tf.int32)
   window_size = tf.minimum(shape, window_size)
@@ -263,7 +270,7 @@ def eval_image(image_bytes: tf.Tensor, image_size: int, eval_resize: int, dtype:
   image = _decode_and_crop(image_bytes, tf.concat([offset, window_size], axis=0))
   image = _resize(image, tf.constant([image_size, image_size]))
   image.set_shape([image_size, image_size, 3])
-  return _normalize(image, dtype)
+  return _normalize(image, dtype, transform)
 
 
 def _process_split(split: str, process_index: int, process_count: int):
@@ -349,7 +356,7 @@ def eval_batches(data_config: Any, *, batch_size: int, image_size: int, eval_res
   ceil(ceil(num_test / process_count) / batch_size), so multi-host steps line up, and the
   masks over all processes count each test example exactly once.
   """
-  resize_mode = augmentation(data_config).resize_mode
+  transform = augmentation(data_config)
   builder = prepared_builder(data_config)
   info = dataset_info(data_config, builder)
   split = _process_split(data_config.eval_split, process_index, process_count)
@@ -359,7 +366,7 @@ def eval_batches(data_config: Any, *, batch_size: int, image_size: int, eval_res
 
   def load(example):
     return {'image': eval_image(example['image'], image_size, eval_resize, tf_dtype,
-                                resize_mode),
+                                transform),
             'label': tf.cast(example['label'], tf.int32), 'mask': tf.constant(True)}
 
   padding = tf.data.Dataset.from_tensors({

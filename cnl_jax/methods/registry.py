@@ -15,12 +15,13 @@ import ml_collections
 from cnl_jax.errors import ConfigError
 from cnl_jax.methods.base import Method
 from cnl_jax.methods.classification import Classification
+from cnl_jax.methods.pmg import PMGMethod
 from cnl_jax.methods.rmg_pmsi import RMGPMSIMethod
 from cnl_jax.methods.tasn import TASNMethod
 from cnl_jax.models.builders import Preset
 
 METHODS: dict[str, type[Method]] = {
-    method.name: method for method in (Classification, TASNMethod, RMGPMSIMethod)}
+    method.name: method for method in (Classification, TASNMethod, RMGPMSIMethod, PMGMethod)}
 
 # Every model preset (`config.model`) and the method that trains it.
 PRESETS: dict[str, Preset] = {name: preset for method in METHODS.values()
