@@ -1,7 +1,7 @@
 """The embedded demo: a small CNL model on the synthetic fine-grained set, on any CPU.
 
 No download: the data are generated from a seed on first use. Runs in a few minutes on
-2 CPU cores. Tuned to land the same over seeds, not for one lucky run:
+2 CPU cores. Judged over seeds, not one run:
 `benchmarks/demo_seeds.py` prints the table README quotes (mean and range of top-1).
 """
 
