@@ -29,6 +29,7 @@ flags.DEFINE_integer('process_id', None, 'This process, 0 .. num_processes - 1.'
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+INTERRUPTED_EXIT_STATUS = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd command
 _CHATTY_LIBRARIES = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/')
 
 
@@ -61,9 +62,32 @@ def main(argv):
       result = training.evaluate(FLAGS.config, FLAGS.workdir)
   except UserError as error:  # what to fix is in the message; no traceback needed
     sys.exit(f'error: {error}')
+  except KeyboardInterrupt:  # Ctrl-C outside the training loop, which handles its own
+    print('interrupted (Ctrl-C) before training; nothing was saved.', file=sys.stderr)
+    sys.exit(INTERRUPTED_EXIT_STATUS)
   if jax.process_index() == 0:
     print(json.dumps(result))
+  if result.get('interrupted_by') == 'SIGINT':
+    sys.exit(INTERRUPTED_EXIT_STATUS)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with a bad flag or `--config.field=value` as one line.
+
+  ml_collections raises a plain AttributeError or KeyError for a field that does not exist
+  (with its "Did you mean ..." suggestion when one is close), which absl would let through
+  as a traceback.
+  """
+  try:
+    return FLAGS(argv)
+  except flags.Error as error:
+    sys.exit(f'error: {error}')
+  except (AttributeError, KeyError) as error:
+    while error.args and isinstance(error.args[0], Exception):  # the KeyError inside
+      error = error.args[0]
+    name, _, suggestion = str(error.args[0] if error.args else error).partition('\n')
+    sys.exit(f'error: --config override: no config field {name}. {suggestion}'.rstrip())
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

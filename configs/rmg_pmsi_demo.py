@@ -21,6 +21,9 @@ def get_config():
       'stem_stride': 2, 'width_multiplier': 0.35, 'smooth_inner_features': 32,
       'features': 64, 'classifier_features': 32})
   config.pretrained = None
+  # The CNL demo's earlier crops, which README's RMG-PMSI and PMG figures were measured with.
+  config.data.crop_min_area = 0.35
+  config.data.crop_max_area = 1.25
   config.num_epochs = 16
   config.learning_rate = 0.05
   config.method.backbone_learning_rate_factor = 1.0  # no pretrained backbone to protect

@@ -18,4 +18,9 @@ def get_config():
   config.method = method_config(config.model)
   config.model_overrides = dict(sample_size=48, attention_size=48, attention_width=8,
                                 part_depth=18, part_width=16)
+  # The CNL demo's earlier recipe, which README's TASN figure was measured with.
+  config.num_epochs = 18
+  config.decay_epochs = (12, 16)
+  config.data.crop_min_area = 0.35
+  config.data.crop_max_area = 1.25
   return config

@@ -1,8 +1,11 @@
 """Small training runs for the tests: the demo config shrunk to seconds, in or out of process."""
 
 import os
+import pty
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 from cnl_jax.training.checkpoints import Checkpoints
@@ -36,8 +39,8 @@ def small_config(cache_dir, **changes):
   return config
 
 
-def run_main(workdir, cache_dir, *overrides, num_epochs=8):
-  """`python main.py` on the small demo config (8 steps an epoch), as a child process."""
+def main_command(workdir, cache_dir, *overrides, num_epochs=8):
+  """The command line and environment of `python main.py` on the small demo config."""
   config = small_config(cache_dir, num_epochs=num_epochs)
   flags = [f'--config.{name}={config[name]}' for name in
            ('image_size', 'eval_resize', 'batch_size', 'eval_batch_size', 'num_epochs',
@@ -48,9 +51,67 @@ def run_main(workdir, cache_dir, *overrides, num_epochs=8):
   command = [sys.executable, os.path.join(ROOT, 'main.py'), '--config',
              os.path.join(ROOT, 'configs', 'demo.py'), f'--workdir={workdir}',
              '--config.decay_epochs=()', *flags, *overrides]
-  env = {**os.environ, 'PYTHONPATH': ROOT, 'JAX_PLATFORMS': 'cpu'}
+  return command, {**os.environ, 'PYTHONPATH': ROOT, 'JAX_PLATFORMS': 'cpu'}
+
+
+def run_main(workdir, cache_dir, *overrides, num_epochs=8):
+  """`python main.py` on the small demo config (8 steps an epoch), as a child process."""
+  command, env = main_command(workdir, cache_dir, *overrides, num_epochs=num_epochs)
   return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True)
+
+
+class TerminalRun:
+  """`python main.py` (as `run_main`) in a pseudo-terminal of its own, as a shell runs it.
+
+  Its output is read on a thread; `press_ctrl_c` types Ctrl-C, which the terminal turns into
+  SIGINT for its foreground process group, as in a real terminal.
+  """
+
+  def __init__(self, workdir, cache_dir, *overrides):
+    command, env = main_command(workdir, cache_dir, *overrides)
+    self.pid, self._terminal = pty.fork()
+    if self.pid == 0:  # the child: SIGINT as in an interactive shell (pytest may ignore it)
+      signal.signal(signal.SIGINT, signal.SIG_DFL)
+      os.execve(command[0], command, env)
+    self._output = []
+    self._reader = threading.Thread(target=self._read, daemon=True)
+    self._reader.start()
+
+  def _read(self):
+    while True:
+      try:
+        chunk = os.read(self._terminal, 4096)
+      except OSError:  # the child closed the terminal
+        return
+      if not chunk:
+        return
+      self._output.append(chunk.decode(errors='replace'))
+
+  @property
+  def output(self) -> str:
+    return ''.join(self._output)
+
+  def press_ctrl_c(self):
+    os.write(self._terminal, b'\x03')
+
+  def wait_for(self, text, timeout=300):
+    deadline = time.time() + timeout
+    while text not in self.output:
+      assert time.time() < deadline, f'no {text!r} in:\n{self.output[-3000:]}'
+      time.sleep(0.05)
+
+  def wait(self, timeout=300) -> int:
+    """The exit status (128 + the signal's number when a signal killed it), once it ended."""
+    deadline = time.time() + timeout
+    while True:
+      pid, status = os.waitpid(self.pid, os.WNOHANG)
+      if pid:
+        self._reader.join(timeout=10)
+        os.close(self._terminal)
+        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+      assert time.time() < deadline, self.output[-3000:]
+      time.sleep(0.05)
 
 
 def wait_for_checkpoint(process, workdir, timeout=300):

@@ -1,7 +1,11 @@
-"""The training loop on the synthetic set: learning, exact resume, SIGTERM, NaN, eval mode."""
+"""The training loop on the synthetic set: learning, exact resume, SIGTERM, Ctrl-C, a changed
+config on resume, NaN, eval mode."""
 
+import os
 import re
 import signal
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -10,7 +14,8 @@ import pytest
 from cnl_jax import training
 from cnl_jax.training.checkpoints import Checkpoints
 from cnl_jax.training.metrics import read_metrics
-from runs import final_variables, finish, run_main, small_config, wait_for_checkpoint
+from runs import (ROOT, TerminalRun, final_variables, finish, run_main, small_config,
+                  wait_for_checkpoint)
 
 
 @pytest.fixture(scope='module')
@@ -64,19 +69,83 @@ def test_interrupted_run_resumes_to_the_same_parameters(cache_dir, uninterrupted
   process = run_main(interrupted, cache_dir, '--config.checkpoint_every_steps=3')
   wait_for_checkpoint(process, interrupted)
   process.send_signal(getattr(signal, stop))
-  process.communicate(timeout=300)
+  _, stderr = process.communicate(timeout=300)
+  stopped_at = Checkpoints(interrupted).latest_step()
   if stop == 'SIGKILL':
     assert process.returncode == -signal.SIGKILL
   else:
     assert process.returncode == 0  # saved and exited cleanly
-  stopped_at = Checkpoints(interrupted).latest_step()
+    saved = re.search(r'SIGTERM: saved step (\d+) of 64', stderr)
+    assert saved and int(saved.group(1)) == stopped_at, stderr[-3000:]
   assert stopped_at < 64, 'the run ended before it was interrupted'
   finish(run_main(interrupted, cache_dir, '--config.checkpoint_every_steps=3'))
+  assert_same_variables(uninterrupted, interrupted)
 
-  expected, restored = final_variables(uninterrupted), final_variables(interrupted)
+
+def assert_same_variables(expected_workdir, workdir):
+  expected, restored = final_variables(expected_workdir), final_variables(workdir)
   for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(expected),
                           jax.tree.leaves(restored)):
     np.testing.assert_array_equal(a, b, err_msg=jax.tree_util.keystr(path))
+
+
+# The forked child only resets SIGINT and execs main.py, so JAX's threads do not matter.
+@pytest.mark.filterwarnings('ignore:os.fork')
+def test_ctrl_c_in_a_terminal_saves_the_step_and_the_run_resumes_exactly(cache_dir,
+                                                                         uninterrupted, tmp_path):
+  workdir = str(tmp_path / 'interrupted')
+  run = TerminalRun(workdir, cache_dir)
+  run.wait_for('Epoch 0: test top-1')  # training, past the first compile
+  run.press_ctrl_c()
+  assert run.wait() == 130, run.output[-3000:]
+  saved = re.search(r'SIGINT: saved step (\d+) of 64; run the same command to continue',
+                    run.output)
+  assert saved, run.output[-3000:]
+  assert Checkpoints(workdir).latest_step() == int(saved.group(1)) < 64
+  assert 'Traceback' not in run.output and 'Exception ignored' not in run.output
+  finish(run_main(workdir, cache_dir))
+  assert_same_variables(uninterrupted, workdir)
+
+
+def test_a_second_sigint_stops_at_once():
+  script = ('import os, signal, time\n'
+            'from cnl_jax.training.loop import _Interruption\n'
+            'with _Interruption() as interruption:\n'
+            '  os.kill(os.getpid(), signal.SIGINT)\n'
+            '  print(interruption.signal_name, flush=True)\n'
+            '  os.kill(os.getpid(), signal.SIGINT)\n'
+            '  time.sleep(30)\n'
+            '  print("still running")\n')
+  child = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                         env={**os.environ, 'PYTHONPATH': ROOT}, timeout=120)
+  assert child.stdout.split() == ['SIGINT'], child.stderr[-3000:]
+  assert child.returncode == -signal.SIGINT
+
+
+@pytest.mark.parametrize('override, field', [('--config.batch_size=4', 'batch_size'),
+                                             ('--config.model=resnet18_2nl', 'model'),
+                                             ('--config.seed=1', 'seed')])
+def test_resuming_with_another_config_is_refused_before_anything_is_written(
+    cache_dir, uninterrupted, override, field):
+  before = {name: os.stat(os.path.join(uninterrupted, name)).st_mtime_ns
+            for name in os.listdir(uninterrupted)}
+  process = run_main(uninterrupted, cache_dir, override)
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 1
+  last = stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and f' {field} ' in last and '(saved) vs' in last, stderr
+  assert 'new --workdir' in last and 'Traceback' not in stderr
+  assert before == {name: os.stat(os.path.join(uninterrupted, name)).st_mtime_ns
+                    for name in os.listdir(uninterrupted)}
+
+
+def test_misspelt_config_field_is_one_line_with_the_suggestion(tmp_path):
+  process = run_main(str(tmp_path), tmp_path, '--config.learnig_rate=0.1')
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 1 and 'Traceback' not in stderr, stderr
+  assert stderr.strip().splitlines()[-1] == (
+      'error: --config override: no config field \'learnig_rate\'. Did you mean '
+      '"learning_rate" instead of "learnig_rate"?')
 
 
 def test_init_from_starts_with_another_runs_parameters(cache_dir, tmp_path):

@@ -21,6 +21,16 @@ def _tree(state: TrainState) -> dict[str, Any]:
           'opt_state': state.opt_state, 'rng': state.rng}
 
 
+def has_checkpoint(workdir: str) -> bool:
+  """Whether `<workdir>/checkpoints` holds a finished checkpoint; reads, creates nothing.
+
+  Orbax names a finished checkpoint's folder by its step alone; unfinished ones carry a
+  temporary suffix.
+  """
+  directory = os.path.join(workdir, 'checkpoints')
+  return os.path.isdir(directory) and any(name.isdigit() for name in os.listdir(directory))
+
+
 class Checkpoints:
   """Checkpoints under `<workdir>/checkpoints`, one folder per step.
 

@@ -16,11 +16,11 @@ import numpy as np
 from cnl_jax.errors import ConfigError, RunNotFoundError, UserError
 from cnl_jax.methods import Method, build_method
 from cnl_jax.training import steps
-from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints
+from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints, has_checkpoint
 from cnl_jax.training.config_checks import check_config
 from cnl_jax.training.metrics import MetricWriter, progress_bar
 from cnl_jax.training.optimizer import create_optimizer
-from cnl_jax.training.run_config import save_run_config
+from cnl_jax.training.run_config import resume_changes, save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
 
 
@@ -61,21 +61,36 @@ def _pretrained_loader(config: ml_collections.ConfigDict, method: Method
 
 
 class _Interruption:
-  """Turns SIGTERM into a flag the loop checks after each step, so it can save and exit."""
+  """Turns SIGTERM and the first SIGINT (Ctrl-C) into a flag the loop checks after each step,
+  so it can save and exit; a second SIGINT kills the process at once (the default action).
+
+  The flag, not an exception: a KeyboardInterrupt raised at an arbitrary point can land in a
+  finaliser (TensorFlow's), where Python ignores it and the run goes on.
+  """
 
   def __init__(self):
-    self.requested = False
+    self.signal_name: str | None = None
+
+  @property
+  def requested(self) -> bool:
+    return self.signal_name is not None
 
   def __enter__(self):
-    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    self._previous = {signum: signal.signal(signum, self._handle)
+                      for signum in (signal.SIGTERM, signal.SIGINT)}
     return self
 
   def _handle(self, signum, frame):
-    del signum, frame
-    self.requested = True
+    del frame
+    self.signal_name = signal.Signals(signum).name
+    if signum == signal.SIGINT:
+      signal.signal(signal.SIGINT, signal.SIG_DFL)
+      logging.warning('Ctrl-C: saving after this step; press Ctrl-C again to stop at once '
+                      'without saving.')
 
   def __exit__(self, *exc):
-    signal.signal(signal.SIGTERM, self._previous)
+    for signum, previous in self._previous.items():
+      signal.signal(signum, previous)
 
 
 def _mean_train_metrics(pending: list[tuple[int, dict[str, jax.Array]]]) -> dict[str, float]:
@@ -113,10 +128,12 @@ def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.C
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains `config` in `workdir`, evaluating every epoch; resumes from its last checkpoint.
 
-  Returns the final summary: best top-1 and its epoch, last eval metrics, steps done.
+  Returns the final summary: best top-1 and its epoch, last eval metrics, steps done and
+  `interrupted_by`: 'SIGTERM' or 'SIGINT' when a signal stopped the run early, else None.
   """
   from cnl_jax import data  # pylint: disable=import-outside-toplevel
   check_config(config, jax.device_count(), jax.process_count())
+  changes = resume_changes(config, workdir, has_checkpoint(workdir))
   info = data.load_info(config.data)
   steps_per_epoch = data.steps_per_epoch(info, config.batch_size)
   if steps_per_epoch < 1:
@@ -125,7 +142,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   total_steps = steps_per_epoch * config.num_epochs
   is_chief = jax.process_index() == 0
   if is_chief:
-    save_run_config(config, workdir)
+    save_run_config(config, workdir, changes)
 
   mesh = steps.create_mesh()
   method = build_method(config, info.num_classes)
@@ -175,7 +192,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         bar.update()
         done = step + 1
         end_of_epoch = done % steps_per_epoch == 0
-        save = end_of_epoch or interruption.requested or (
+        # Read once: a signal handled later in this step (e.g. while the metrics are fetched)
+        # must not stop the run after a step it did not save.
+        stop = interruption.requested
+        save = end_of_epoch or stop or (
             config.checkpoint_every_steps and done % config.checkpoint_every_steps == 0)
         if save or done % config.log_every_steps == 0:
           flush_train_metrics(done)  # raises on a non-finite loss, before anything is saved
@@ -195,15 +215,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           last_log = (done, time.perf_counter())  # images/s counts training time only
         elif save:
           checkpoints.save(state, meta)
-        if interruption.requested:
-          logging.warning('SIGTERM: saved step %d; run the same command to continue.', done)
+        if stop:
+          logging.warning('%s: saved step %d of %d; run the same command to continue.',
+                          interruption.signal_name, done, total_steps)
           break
   finally:
     checkpoints.wait()
     checkpoints.close()
     writer.close()
   return {**meta, **{f'final_{name}': value for name, value in eval_metrics.items()},
-          'steps': int(jax.device_get(state.step)), 'total_steps': total_steps}
+          'steps': int(jax.device_get(state.step)), 'total_steps': total_steps,
+          'interrupted_by': interruption.signal_name}
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str,
@@ -211,6 +233,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   """Evaluates the checkpoint at `step` (default: the latest) of the run in `workdir`."""
   from cnl_jax import data  # pylint: disable=import-outside-toplevel
   check_config(config, jax.device_count(), jax.process_count())
+  resume_changes(config, workdir, has_checkpoint(workdir))
   info = data.load_info(config.data)
   checkpoints = Checkpoints(workdir, config.keep_checkpoints)
   try:
