@@ -7,6 +7,10 @@ feeds the train step from the real input pipeline on the synthetic dataset. With
 (channels-last, SGD; AMP on CUDA, float32 on CPU).
 
   PYTHONPATH=. python benchmarks/train_throughput.py --update BENCHMARKS.md
+
+`--grad-accum-steps 1 2 4` times each setting with the global batch split into that many
+micro-batches (`config.grad_accum_steps`); the results go to a section of their own, whose
+memory columns show what the accumulation saves.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import optax
 
 from benchmarks.input_pipeline import command_line, machine, update_section
 from cnl_jax.methods import Classification
-from cnl_jax.models import MODELS, create_model
+from cnl_jax.models import create_model
 from cnl_jax.summary import count_macs
 from cnl_jax.training import steps
 from cnl_jax.training.optimizer import create_optimizer
@@ -55,6 +59,7 @@ class Result:
   peak_bytes: int | None  # the device allocator's peak so far in this process
   train_flops_per_image: float | None  # 3 x forward MACs x 2
   devices: int = 1  # that the batch is split over
+  grad_accum_steps: int = 1  # micro-batches the train step splits the batch into
 
 
 def _optimizer() -> optax.GradientTransformation:
@@ -84,8 +89,9 @@ def _peak_bytes(device: jax.Device) -> int | None:
 def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size: int,
                     dtype: str, warmup: int, steps_timed: int,
                     batches: Iterator[dict[str, np.ndarray]] | None = None,
-                    **overrides) -> Result:
-  """Times the train and eval steps of one model.
+                    grad_accum_steps: int = 1, **overrides) -> Result:
+  """Times the train and eval steps of one model, the train step over `grad_accum_steps`
+  micro-batches.
 
   Without `batches`, one random batch [batch_size, image_size, image_size, 3] is placed on
   the devices and reused; with them, each train step takes the next host batch through
@@ -106,7 +112,8 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
   eval_batch = steps.to_global({**host_batch, 'mask': np.ones(batch_size, bool)}, mesh)
 
   start = time.perf_counter()
-  train_step = steps.make_train_step(method, mesh).lower(state, batch).compile()
+  train_step = steps.make_train_step(method, mesh, grad_accum_steps).lower(
+      state, batch).compile()
   train_compile = time.perf_counter() - start
   start = time.perf_counter()
   eval_step = steps.make_eval_step(method, mesh).lower(state.variables, eval_batch).compile()
@@ -127,7 +134,7 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
   return Result(name, dtype, batch_size, image_size,
                 [batch_size / s for s in train_seconds], [batch_size / s for s in eval_seconds],
                 (train_compile, eval_compile), step_bytes, _peak_bytes(jax.devices()[0]),
-                3 * 2 * forward_macs, mesh.size)
+                3 * 2 * forward_macs, mesh.size, grad_accum_steps)
 
 
 def synthetic_train_batches(workdir: str, *, batch_size: int, image_size: int
@@ -210,10 +217,10 @@ def table(results: Sequence[Result], peak_flops: float | None) -> str:
 
   `peak_flops` is one device's dense bf16 peak (FLOP/s), or None where unknown.
   """
-  lines = ['| model | dtype | batch | size | train images/s | eval images/s | compile s '
-           '(train / eval) | train step memory GiB (XLA) | peak device memory GiB | '
+  lines = ['| model | dtype | batch | size | micro-batches | train images/s | eval images/s | '
+           'compile s (train / eval) | train step memory GiB (XLA) | peak device memory GiB | '
            'train TFLOP/s | utilisation of bf16 peak |',
-           '|---|---|---|---|---|---|---|---|---|---|---|']
+           '|---|---|---|---|---|---|---|---|---|---|---|---|']
   for result in results:
     compile_cell = ('eager' if result.compile_seconds is None
                     else '{:.1f} / {:.1f}'.format(*result.compile_seconds))
@@ -226,7 +233,7 @@ def table(results: Sequence[Result], peak_flops: float | None) -> str:
                      else f'{100 * flops / (peak_flops * result.devices):.1f}%')
     lines.append(
         f'| {result.model} | {result.dtype} | {result.batch_size} | {result.image_size} | '
-        f'{_cell(result.train_rates)} | {_cell(result.eval_rates)} | {compile_cell} | '
+        f'{result.grad_accum_steps} | {_cell(result.train_rates)} | {_cell(result.eval_rates)} | {compile_cell} | '
         f'{_gib(result.step_bytes)} | {_gib(result.peak_bytes)} | {flops_cell} | '
         f'{utilisation} |')
   return '\n'.join(lines) + '\n'
@@ -243,15 +250,17 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--models', nargs='+',
                       default=['resnet50', 'resnet50_5nl', 'resnet50_5cnl'],
-                      choices=sorted(name for name, preset in MODELS.items()
-                                     if preset.method == 'classification'),
+                      choices=sorted(Classification.presets),
                       metavar='MODEL',
-                      help='classification presets of cnl_jax.MODELS, e.g. resnet101_5cnl')
+                      help='presets of the classification method, e.g. resnet101_5cnl')
   parser.add_argument('--image-size', type=int, default=448)
   parser.add_argument('--batch-size', type=int, nargs='+', default=[32],
                       help='global batch sizes (split over all devices)')
   parser.add_argument('--dtypes', nargs='+', default=['float32', 'bfloat16'],
                       choices=['float32', 'bfloat16'])
+  parser.add_argument('--grad-accum-steps', type=int, nargs='+', default=[1],
+                      help='micro-batches per batch (config.grad_accum_steps); other than 1 '
+                      'writes the section "Training throughput, gradient accumulation"')
   parser.add_argument('--remat-blocks', nargs='+', default=['off'], choices=['off', 'on'],
                       help='ResNet blocks kept (off) or recomputed in the backward pass (on)')
   parser.add_argument('--num-classes', type=int, default=200)
@@ -271,15 +280,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
   results = []
   with tempfile.TemporaryDirectory() as workdir:
-    for name, dtype, batch_size, remat in itertools.product(
-        args.models, args.dtypes, args.batch_size, args.remat_blocks):
+    for name, dtype, batch_size, remat, grad_accum_steps in itertools.product(
+        args.models, args.dtypes, args.batch_size, args.remat_blocks, args.grad_accum_steps):
       batches = (synthetic_train_batches(workdir, batch_size=batch_size,
                                          image_size=args.image_size)
                  if args.input_pipeline else None)
       result = benchmark_model(
           name, num_classes=args.num_classes, image_size=args.image_size,
           batch_size=batch_size, dtype=dtype, warmup=args.warmup, steps_timed=args.steps,
-          batches=batches, **({'remat_blocks': True} if remat == 'on' else {}))
+          batches=batches, grad_accum_steps=grad_accum_steps,
+          **({'remat_blocks': True} if remat == 'on' else {}))
       if remat == 'on':
         result = dataclasses.replace(result, model=f'{name}, remat blocks')
       print(table([result], peak_flops).splitlines()[-1], flush=True)
@@ -298,8 +308,9 @@ def main(argv: Sequence[str] | None = None) -> None:
   command = command_line()
   feed = ('the real input pipeline on the synthetic dataset (train); a fixed on-device batch '
           '(eval)' if args.input_pipeline else 'one synthetic batch already on the devices')
+  accumulating = args.grad_accum_steps != [1]
   section = (
-      '## Training throughput\n\n'
+      '## Training throughput' + (', gradient accumulation' if accumulating else '') + '\n\n'
       f'`{command}`\n\n'
       f'Machine: {machine_description}; jax {jax.__version__}, {jax.device_count()} x '
       f'{device.device_kind} ({device.platform}). Inputs: {feed}; {args.num_classes} classes. '
@@ -308,6 +319,11 @@ def main(argv: Sequence[str] | None = None) -> None:
       'FLOPs per image = 3 x forward multiply-accumulates (conv, fc and attention, '
       '`cnl_jax.summary`) x 2. Peak device memory is the running peak of the process '
       '(n/a where the device reports none).\n\n'
+      + ('Micro-batches: the train step splits the batch into that many micro-batches and '
+         'sums their gradients one after another (`config.grad_accum_steps`), so the XLA '
+         "memory column (the compiled step's arguments + temporaries, "
+         '`memory_analysis()`) shows what accumulation saves: the activations of one '
+         'micro-batch instead of the whole batch.\n\n' if accumulating else '')
       + ('These are CPU figures at settings small enough for a few minutes on this machine: '
          'they compare the models and the torchvision reference with each other, not what a '
          'GPU does (GPU figures are pending a GPU run).\n\n' if device.platform == 'cpu'

@@ -1,9 +1,10 @@
 """Top-1/top-5, per-class accuracy and the most confused classes of a trained run.
 
 Usage: python -m cnl_jax.evaluate --workdir runs/demo [--output runs/demo/evaluation]
+                                  [--tta none|flip|five_crop|five_crop_flip]
 
-Runs the latest checkpoint over the whole test split with the evaluation transform and
-writes to --output: metrics.json, per_class_accuracy.csv, confused_pairs.csv (every
+Runs the latest checkpoint over the whole test split with the evaluation transform (and
+the test-time augmentation of --tta, default: the run's config.eval_tta) and writes to --output: metrics.json, per_class_accuracy.csv, confused_pairs.csv (every
 off-diagonal pair of the confusion matrix with a count, most frequent first) and
 confusion_matrix.png (rows: true class, columns: predicted class, each row scaled to its
 largest count; white is zero).
@@ -24,21 +25,24 @@ from PIL import Image
 from cnl_jax import data
 from cnl_jax.errors import exits_on_user_error
 from cnl_jax.trained_run import TrainedRun, load_run
+from cnl_jax.training.eval_views import MODES, views_of
 
 # Pixels per cell of the confusion-matrix image, chosen so that it is about 800 px wide.
 _MATRIX_IMAGE_WIDTH = 800
 
 
-def predict_test_split(run: TrainedRun) -> tuple[np.ndarray, np.ndarray]:
-  """(labels [examples], logits [examples, classes]) over the run's whole test split."""
+def predict_test_split(run: TrainedRun, tta: str = 'none') -> tuple[np.ndarray, np.ndarray]:
+  """(labels [examples], logits [examples, classes]) over the run's whole test split, each
+  the mean over the views of test-time augmentation `tta` (`eval_views.MODES`)."""
   config = run.config
+  views = views_of(tta)
   labels, logits = [], []
   for batch in data.eval_batches(config.data, batch_size=config.eval_batch_size,
                                  image_size=config.image_size, eval_resize=config.eval_resize,
-                                 dtype=config.dtype):
+                                 dtype=config.dtype, crops=views.crops):
     mask = batch['mask']
     labels.append(batch['label'][mask])
-    logits.append(run.logits(batch['image'])[mask])
+    logits.append(run.logits(batch['image'], flip=views.flip)[mask])
   return np.concatenate(labels), np.concatenate(logits)
 
 
@@ -111,9 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
   parser.add_argument('--output', help='Folder for the report (default: WORKDIR/evaluation).')
+  parser.add_argument('--tta', choices=tuple(MODES),
+                      help="Test-time augmentation (default: the run's config.eval_tta).")
   args = parser.parse_args(argv)
   run = load_run(args.workdir)
-  labels, logits = predict_test_split(run)
+  # Runs saved before config.eval_tta existed were evaluated without augmentation.
+  labels, logits = predict_test_split(run, args.tta or run.config.get('eval_tta', 'none'))
   write_report(run, labels, logits, args.output or os.path.join(args.workdir, 'evaluation'))
   return 0
 

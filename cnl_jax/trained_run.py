@@ -5,6 +5,7 @@ Shared by the inspection tools (`cnl_jax.predict`, `cnl_jax.evaluate`, `cnl_jax.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax.traverse_util
@@ -15,6 +16,7 @@ import numpy as np
 from cnl_jax.methods import Method, Panel, build_method
 from cnl_jax.models import ATTENTION_MAPS
 from cnl_jax.training.checkpoints import Checkpoints
+from cnl_jax.training.eval_views import predict_views
 from cnl_jax.training.run_config import load_run_config
 
 
@@ -27,14 +29,16 @@ class TrainedRun:
     self.class_names = class_names
     self.variables = variables
     self.method: Method = build_method(config, len(class_names))
-    self._predict = jax.jit(self.method.predict)
+    self._predict = jax.jit(functools.partial(predict_views, self.method),
+                            static_argnames='flip')
     self._attend = jax.jit(lambda variables, images: self.method.model.apply(
         variables, images, train=False, mutable=[ATTENTION_MAPS])[1].get(ATTENTION_MAPS, {}))
 
-  def logits(self, images: np.ndarray) -> np.ndarray:
+  def logits(self, images: np.ndarray, flip: bool = False) -> np.ndarray:
     """The reported head's class logits [batch, num_classes] (float32) of eval-transformed
-    images."""
-    heads = self._predict(self.variables, images)
+    images [batch, size, size, 3], or the mean over their crops [batch, crops, size, size, 3]
+    and, with `flip`, the crops' mirrors (`cnl_jax.training.eval_views`)."""
+    heads = self._predict(self.variables, images, flip=flip)
     return np.asarray(heads[self.method.reported_head], np.float32)
 
   def panels(self, image: np.ndarray) -> dict[str, Panel]:

@@ -42,10 +42,23 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.name = 'cub'
   config.image_size = 448   # train random-resized-crop and eval center-crop side
   config.eval_resize = 512  # eval resizes the short side to this before the crop
+  # Test-time augmentation (cnl_jax/training/eval_views.py): the mean of the logits of each
+  # test image's views. 'none' (one centre crop, the paper's protocol), 'flip' (and its
+  # mirror), 'five_crop' (torchvision's FiveCrop: the corners and the centre of the resized
+  # image) or 'five_crop_flip' (those five and their mirrors). `eval_tta` is used by
+  # `--mode eval` and `cnl_jax.evaluate`; `epoch_eval_tta` by the eval after each training
+  # epoch (and so by the best checkpoint's choice), which it makes views x slower.
+  config.eval_tta = 'none'
+  config.epoch_eval_tta = 'none'
 
   # Optimisation: SGD, momentum 0.9, weight decay 1e-4 added to every gradient, batch 32
   # (the paper's text says 64; the released code uses 32).
   config.batch_size = 32  # global, over all devices and processes
+  # Gradient accumulation: each update averages the gradients of k micro-batches of
+  # batch_size / k, one after another, then steps the optimizer once, so a batch that does
+  # not fit in memory trains as one. Batch-norm statistics then come from micro-batches of
+  # batch_size / k (running averages move once per micro-batch).
+  config.grad_accum_steps = 1
   config.eval_batch_size = 32
   config.learning_rate = 0.01
   config.momentum = 0.9

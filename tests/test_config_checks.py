@@ -25,6 +25,11 @@ from configs import default, rmg_pmsi_demo, tasn_cub
     ('schedule', 'linear', "schedule='linear' must be one of"),
     ('cosine_steps', -1, 'cosine_steps=-1 must be 0'),
     ('cosine_per', 'batch', "cosine_per='batch' must be one of"),
+    ('eval_tta', 'ten_crop', "eval_tta='ten_crop' must be one of"),
+    ('epoch_eval_tta', 'mirror', "epoch_eval_tta='mirror' must be one of"),
+    ('grad_accum_steps', 0, 'grad_accum_steps=0 must be a positive integer'),
+    ('grad_accum_steps', 3, 'batch_size=32 is not divisible by config.grad_accum_steps=3'),
+    ('grad_accum_steps', 16, '2 examples a micro-batch are not divisible by the 4 devices'),
 ])
 def test_bad_value_is_refused(field, value, message):
   config = default.get_config()

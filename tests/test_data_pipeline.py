@@ -1,6 +1,7 @@
 """The training and evaluation pipelines: shapes, value ranges, exact resume, exact eval."""
 
 import collections
+import dataclasses
 import itertools
 
 import numpy as np
@@ -113,6 +114,36 @@ def test_eval_masks_count_every_example_once(config, process_count, batch_size):
       labels.update(batch['label'][batch['mask']].tolist())
   assert len(batch_counts) == 1  # Multi-host steps line up.
   assert labels == split_labels(config, 'test')
+
+
+def test_five_crop_batches_count_every_example_once_and_centre_is_the_plain_crop(config):
+  labels = collections.Counter()
+  plain = data.eval_batches(config, batch_size=4, image_size=IMAGE_SIZE, eval_resize=36)
+  five = data.eval_batches(config, batch_size=4, image_size=IMAGE_SIZE, eval_resize=36,
+                           crops='five')
+  for centre, batch in zip(plain, five, strict=True):
+    assert batch['image'].shape == (4, 5, IMAGE_SIZE, IMAGE_SIZE, 3)
+    np.testing.assert_array_equal(batch['image'][:, 4], centre['image'])
+    np.testing.assert_array_equal(batch['mask'], centre['mask'])
+    labels.update(batch['label'][batch['mask']].tolist())
+  assert labels == split_labels(config, 'test')
+
+
+@pytest.mark.parametrize('resize_mode', ['short_side', 'square'])
+def test_five_crops_are_the_corners_and_centre_of_the_resized_image(resize_mode):
+  # At eval_resize = the short side (or, for 'square', an image already square) nothing is
+  # resized, so the five views are plain slices of the image, in torchvision's FiveCrop order.
+  height, width = (40, 60) if resize_mode == 'short_side' else (40, 40)
+  image = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
+  transform = dataclasses.replace(data.augmentation(data.default_data_config()),
+                                  resize_mode=resize_mode)
+  views = pipeline.eval_crops(tf.io.encode_png(image), 32, 40, tf.float32, transform, 'five')
+  bottom, right = height - 32, width - 32
+  expected = [image[:32, :32], image[:32, right:], image[bottom:, :32],
+              image[bottom:, right:], image[bottom // 2:bottom // 2 + 32,
+                                             right // 2:right // 2 + 32]]
+  normalised = (np.array(expected) - np.array(pipeline.MEAN_RGB)) / np.array(pipeline.STDDEV_RGB)
+  np.testing.assert_allclose(views, normalised, atol=1e-4)
 
 
 def test_eval_at_native_size_is_the_normalised_image(config):

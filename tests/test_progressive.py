@@ -1,4 +1,5 @@
-"""RMG-PMSI's progressive method: four updates per batch in one compiled step; the loss falls.
+"""RMG-PMSI's progressive method: four updates per batch in one compiled step (also over
+micro-batches); the loss falls.
 
 A small stand-in network with RMG-PMSI's interface (a 'backbone' subtree with BN, dropout,
 four heads) keeps compilation short; tests/test_rmg_pmsi.py checks the real network.
@@ -8,6 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from cnl_jax.methods.rmg_pmsi import HEADS, RMGPMSI, RMGPMSIMethod
 from cnl_jax.models.layers import BatchNorm
@@ -47,7 +49,9 @@ def backbone_leaves(tree):
           if jax.tree_util.DictKey('backbone') in path and np.ndim(leaf) > 0]
 
 
-def test_frozen_backbone_step_compiles_once_keeps_the_backbone_and_lowers_the_loss():
+@pytest.mark.parametrize('grad_accum_steps', [1, 2])
+def test_frozen_backbone_step_compiles_once_keeps_the_backbone_and_lowers_the_loss(
+    grad_accum_steps):
   mesh = steps.create_mesh()
   config = rmg_pmsi_cub.get_config()  # backbone frozen for 5 epochs
   method = RMGPMSIMethod(StandIn(4), 4, config.method)
@@ -56,7 +60,7 @@ def test_frozen_backbone_step_compiles_once_keeps_the_backbone_and_lowers_the_lo
                         method.updates_per_step, method.parameter_groups())
   state = steps.create_train_state(method, tx, 0, (1, 16, 16, 3), mesh)
   initial = jax.device_get(state)
-  train_step = steps.make_train_step(method, mesh)
+  train_step = steps.make_train_step(method, mesh, grad_accum_steps)
   losses = []
   for _ in range(10):
     state, metrics = train_step(state, steps.to_global(batch(), mesh))

@@ -198,3 +198,16 @@ def test_query_pixel_selects_its_grid_cell():
                                 [[0, 0], [1, 0]])
   with pytest.raises(ValueError, match='outside'):
     visualize.parse_query('32,0', 32)
+
+
+def test_evaluate_with_test_time_augmentation_matches_the_eval_mode(run_dir, tmp_path):
+  output = tmp_path / 'report'
+  assert evaluate.main(['--workdir', str(run_dir), '--output', str(output),
+                        '--tta', 'five_crop_flip']) == 0
+  metrics = json.loads((output / 'metrics.json').read_text())
+  config = load_run_config(str(run_dir))
+  config.eval_tta = 'five_crop_flip'
+  expected = training.evaluate(config, str(run_dir))
+  assert metrics['count'] == expected['count']
+  assert metrics['top1'] == pytest.approx(expected['top1'])
+  assert metrics['top5'] == pytest.approx(expected['top5'])

@@ -27,6 +27,9 @@ STDDEV_RGB = tuple(255 * value for value in IMAGENET_STD_RGB)
 CROP_ASPECT_RANGE = (3 / 4, 4 / 3)
 # torchvision's RandomResizedCrop draws up to this many windows before its centre-crop fallback.
 CROP_ATTEMPTS = 10
+# Eval views of each image, by name: the centre crop, or torchvision's FiveCrop (the corners
+# and the centre); the number of views.
+EVAL_CROPS = {'center': 1, 'five': 5}
 # Rotation fills the corners white, as TASN's MXNet pipeline does.
 ROTATION_FILL = 255.0
 # ITU-R 601 luma (OpenCV's RGB2GRAY): the grey image of the contrast and saturation jitter.
@@ -249,6 +252,44 @@ def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype:
   return _normalize(image, dtype, transform)
 
 
+def _eval_windows(shape: tf.Tensor, image_size: int, eval_resize: int, resize_mode: str,
+                  crops: str) -> tf.Tensor:
+  """int32 [crops, 4] windows [offset_y, offset_x, height, width] of an image of `shape` [2]
+  that resize-to-eval_resize-then-crop-image_size keeps: the centre for 'center'; for
+  'five', torchvision's FiveCrop order (top-left, top-right, bottom-left, bottom-right,
+  centre) of the whole resized image."""
+  # The original extent that becomes eval_resize: both sides for 'square', else the short side.
+  extent = shape if resize_mode == 'square' else tf.reduce_min(shape)
+  window_size = tf.cast(tf.round(
+      tf.cast(extent, tf.float32) * image_size / eval_resize), tf.int32)
+  window_size = tf.minimum(shape, window_size)
+  room = shape - window_size
+  offsets = [room // 2]
+  if crops == 'five':
+    top, left = room[0], room[1]
+    offsets = [tf.stack([0, 0]), tf.stack([0, left]), tf.stack([top, 0]), tf.stack([top, left]),
+               room // 2]
+  return tf.stack([tf.concat([offset, window_size], axis=0) for offset in offsets])
+
+
+def eval_crops(image_bytes: tf.Tensor, image_size: int, eval_resize: int, dtype: tf.DType,
+               transform: Augmentation | None = None, crops: str = 'center') -> tf.Tensor:
+  """[crops, image_size, image_size, 3] views of the resized image (1 for 'center', 5 for
+  'five', in _eval_windows' order), normalised; see eval_image."""
+  if crops not in EVAL_CROPS:
+    raise ValueError(f'crops={crops!r} must be one of {tuple(EVAL_CROPS)}.')
+  transform = transform or augmentation(default_data_config())
+  windows = _eval_windows(_image_shape(image_bytes)[:2], image_size, eval_resize,
+                          transform.resize_mode, crops)
+  views = []
+  for index in range(windows.shape[0]):
+    view = _resize(_decode_and_crop(image_bytes, windows[index]),
+                   tf.constant([image_size, image_size]))
+    view.set_shape([image_size, image_size, 3])
+    views.append(_normalize(view, dtype, transform))
+  return tf.stack(views)
+
+
 def eval_image(image_bytes: tf.Tensor, image_size: int, eval_resize: int, dtype: tf.DType,
                transform: Augmentation | None = None) -> tf.Tensor:
   """Resize to `eval_resize` as the transform's resize_mode says (default: the data
@@ -259,18 +300,7 @@ def eval_image(image_bytes: tf.Tensor, image_size: int, eval_resize: int, dtype:
   resized directly, which is the same image up to sub-pixel interpolation and decodes and
   resizes fewer pixels.
   """
-  transform = transform or augmentation(default_data_config())
-  shape = _image_shape(image_bytes)[:2]
-  # The original extent that becomes eval_resize: both sides for 'square', else the short side.
-  extent = shape if transform.resize_mode == 'square' else tf.reduce_min(shape)
-  window_size = tf.cast(tf.round(
-      tf.cast(extent, tf.float32) * image_size / eval_resize), tf.int32)
-  window_size = tf.minimum(shape, window_size)
-  offset = (shape - window_size) // 2
-  image = _decode_and_crop(image_bytes, tf.concat([offset, window_size], axis=0))
-  image = _resize(image, tf.constant([image_size, image_size]))
-  image.set_shape([image_size, image_size, 3])
-  return _normalize(image, dtype, transform)
+  return eval_crops(image_bytes, image_size, eval_resize, dtype, transform)[0]
 
 
 def _process_split(split: str, process_index: int, process_count: int):
@@ -348,10 +378,12 @@ def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: i
 
 
 def eval_batches(data_config: Any, *, batch_size: int, image_size: int, eval_resize: int,
-                 process_index: int = 0, process_count: int = 1,
-                 dtype: str = 'float32') -> Iterator[dict[str, np.ndarray]]:
+                 process_index: int = 0, process_count: int = 1, dtype: str = 'float32',
+                 crops: str = 'center') -> Iterator[dict[str, np.ndarray]]:
   """One pass over this process's part of the eval split, padded to whole batches.
 
+  'image' is [batch, image_size, image_size, 3] for crops='center' and [batch, 5,
+  image_size, image_size, 3] for 'five' (eval_crops' views, for test-time augmentation).
   'mask' [batch] is True for real examples. Every process yields the same number of batches,
   ceil(ceil(num_test / process_count) / batch_size), so multi-host steps line up, and the
   masks over all processes count each test example exactly once.
@@ -365,12 +397,15 @@ def eval_batches(data_config: Any, *, batch_size: int, image_size: int, eval_res
   tf_dtype = tf.dtypes.as_dtype(dtype)
 
   def load(example):
-    return {'image': eval_image(example['image'], image_size, eval_resize, tf_dtype,
-                                transform),
+    views = eval_crops(example['image'], image_size, eval_resize, tf_dtype, transform, crops)
+    return {'image': views[0] if crops == 'center' else views,
             'label': tf.cast(example['label'], tf.int32), 'mask': tf.constant(True)}
 
+  image_shape = [image_size, image_size, 3]
+  if crops != 'center':
+    image_shape = [EVAL_CROPS[crops], *image_shape]
   padding = tf.data.Dataset.from_tensors({
-      'image': tf.zeros([image_size, image_size, 3], tf_dtype),
+      'image': tf.zeros(image_shape, tf_dtype),
       'label': tf.constant(0, tf.int32), 'mask': tf.constant(False)})
   dataset = (builder.as_dataset(split=split, decoders=_SKIP_DECODING,
                                 read_config=_READ_CONFIG, shuffle_files=False)

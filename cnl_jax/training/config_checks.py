@@ -8,6 +8,7 @@ import ml_collections
 
 from cnl_jax.errors import ConfigError
 from cnl_jax.methods import build_method
+from cnl_jax.training.eval_views import views_of
 
 DTYPES = ('float32', 'bfloat16')
 WARMUP_UNITS = ('epoch', 'step')
@@ -32,6 +33,18 @@ def check_config(config: ml_collections.ConfigDict, device_count: int,
             f'use a multiple of {device_count}.')
     require(value % process_count == 0,
             f'config.{field}={value} is not divisible by the {process_count} processes.')
+  accum = config.grad_accum_steps
+  require(isinstance(accum, int) and accum > 0,
+          f'config.grad_accum_steps={accum!r} must be a positive integer.')
+  require(config.batch_size % accum == 0,
+          f'config.batch_size={config.batch_size} is not divisible by config.grad_accum_steps='
+          f'{accum}; use a batch_size that is a multiple of it.')
+  require(config.batch_size // accum % device_count == 0,
+          f'config.batch_size / grad_accum_steps = {config.batch_size // accum} examples a '
+          f'micro-batch are not divisible by the {device_count} devices; use a batch_size '
+          f'that is a multiple of {accum * device_count}.')
+  views_of(config.eval_tta, 'eval_tta')
+  views_of(config.epoch_eval_tta, 'epoch_eval_tta')
   require(config.learning_rate > 0,
           f'config.learning_rate={config.learning_rate} must be positive.')
   require(config.warmup_start_lr > 0,

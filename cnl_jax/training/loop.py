@@ -18,6 +18,7 @@ from cnl_jax.methods import Method, build_method
 from cnl_jax.training import steps
 from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints, has_checkpoint
 from cnl_jax.training.config_checks import check_config
+from cnl_jax.training.eval_views import MODES, Views, views_of
 from cnl_jax.training.metrics import MetricWriter, progress_bar
 from cnl_jax.training.optimizer import create_optimizer
 from cnl_jax.training.run_config import resume_changes, save_run_config
@@ -106,17 +107,18 @@ def _mean_train_metrics(pending: list[tuple[int, dict[str, jax.Array]]]) -> dict
 
 
 def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.ConfigDict,
-             mesh, eval_step=None) -> dict[str, float]:
+             mesh, views: Views = MODES['none'], eval_step=None) -> dict[str, float]:
   """Exact top-1, top-5 and mean loss of every head over the whole test split (padding
-  masked out); the reported head's as 'top1', 'top5', 'loss', the others' as 'head/top1'."""
+  masked out), each image's logits averaged over `views`; the reported head's as 'top1',
+  'top5', 'loss', the others' as 'head/top1'. `eval_step`: the views' compiled step, reused."""
   from cnl_jax import data  # pylint: disable=import-outside-toplevel
-  eval_step = eval_step or steps.make_eval_step(method, mesh)
+  eval_step = eval_step or steps.make_eval_step(method, mesh, views.flip)
   totals = None
   for batch in data.eval_batches(
       config.data, batch_size=config.eval_batch_size // jax.process_count(),
       image_size=config.image_size, eval_resize=config.eval_resize,
       process_index=jax.process_index(), process_count=jax.process_count(),
-      dtype=config.dtype):
+      dtype=config.dtype, crops=views.crops):
     sums = eval_step(variables, steps.to_global(batch, mesh))
     totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
   totals = jax.device_get(totals)
@@ -160,8 +162,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     logging.info('Resumed from step %d in %s.', int(state.step), checkpoints.directory)
   start_step = int(jax.device_get(state.step))
 
-  train_step = steps.make_train_step(method, mesh)
-  eval_step = steps.make_eval_step(method, mesh)
+  train_step = steps.make_train_step(method, mesh, config.grad_accum_steps)
+  epoch_views = views_of(config.epoch_eval_tta, 'epoch_eval_tta')
+  eval_step = steps.make_eval_step(method, mesh, epoch_views.flip)
   writer = MetricWriter(workdir, enabled=is_chief)
   batches = steps.prefetch_to_mesh(data.train_batches(
       config.data, batch_size=config.batch_size // jax.process_count(),
@@ -202,7 +205,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         epoch = done // steps_per_epoch - 1
         if end_of_epoch and ((epoch + 1) % config.eval_every_epochs == 0
                              or done == total_steps):
-          eval_metrics = run_eval(method, state.variables, config, mesh, eval_step)
+          eval_metrics = run_eval(method, state.variables, config, mesh, epoch_views, eval_step)
           if meta['best_top1'] is None or eval_metrics['top1'] > meta['best_top1']:
             meta = {'best_top1': eval_metrics['top1'], 'best_epoch': epoch}
           writer.write(done, 'eval', {**eval_metrics, 'best_top1': meta['best_top1'],
@@ -230,7 +233,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str,
              step: int | None = None) -> dict[str, float]:
-  """Evaluates the checkpoint at `step` (default: the latest) of the run in `workdir`."""
+  """Evaluates the checkpoint at `step` (default: the latest) of the run in `workdir`, with
+  `config.eval_tta`'s test-time augmentation."""
   from cnl_jax import data  # pylint: disable=import-outside-toplevel
   check_config(config, jax.device_count(), jax.process_count())
   resume_changes(config, workdir, has_checkpoint(workdir))
@@ -242,4 +246,5 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
     checkpoints.close()
   mesh = steps.create_mesh()
   method = build_method(config, info.num_classes)
-  return run_eval(method, jax.device_put(variables, steps.replicated(mesh)), config, mesh)
+  return run_eval(method, jax.device_put(variables, steps.replicated(mesh)), config, mesh,
+                  views_of(config.eval_tta))

@@ -2,7 +2,8 @@
 
 The batch is sharded along its first axis over the mesh's 'data' axis and the state is
 replicated, so the same code runs on one CPU, one GPU, eight GPUs or several hosts. Batch
-norm statistics are means over the global batch (XLA inserts the cross-device reductions).
+norm statistics are means over the global batch (XLA inserts the cross-device reductions),
+or over each micro-batch with gradient accumulation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from cnl_jax.methods.base import Method, Metrics
+from cnl_jax.training.eval_views import predict_views
 from cnl_jax.training.state import TrainState
 
 DATA_AXIS = 'data'
@@ -55,22 +57,62 @@ def prefetch_to_mesh(batches: Iterator[dict[str, np.ndarray]], mesh: Mesh, size:
   yield from queue
 
 
-def make_train_step(method: Method, mesh: Mesh
+def make_train_step(method: Method, mesh: Mesh, grad_accum_steps: int = 1
                     ) -> Callable[[TrainState, dict[str, jax.Array]], tuple[TrainState, Metrics]]:
   """(state, batch) -> (state, metrics); the state is donated.
 
   A method may make several optimizer updates per batch (`updates_per_step`); each gets its
   own dropout key derived from (run key, step, update), so a run is reproducible from its
   step alone.
+
+  With `grad_accum_steps` k > 1 each update averages the gradients of k micro-batches of
+  batch / k examples, one after another (`lax.scan`, so only one micro-batch's activations
+  are live), then makes one optimizer update: the optimizer and its schedule still step once
+  per update of a batch, and the state holds nothing in between, so resume stays exact. The
+  update equals the one-batch update wherever the loss is a mean over independent examples;
+  batch-norm statistics come from the micro-batches and their running averages move once
+  per micro-batch. Micro-batch i holds rows i, i + k, i + 2k, ..., so that every device
+  keeps its own rows (batch / k must divide over the devices). Micro-batch i's key is
+  folded from the update's; metrics are means over the micro-batches.
   """
+  grad_fn = jax.value_and_grad(method.loss, has_aux=True)
+  # [micro-batch, rows, ...]: the rows stay sharded over the devices as the batch was.
+  micro_batch_sharding = NamedSharding(mesh, PartitionSpec(None, DATA_AXIS))
+
+  def micro_batches(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    def split(values):
+      rows = values.reshape(values.shape[0] // grad_accum_steps, grad_accum_steps,
+                            *values.shape[1:])
+      return jax.lax.with_sharding_constraint(jnp.swapaxes(rows, 0, 1), micro_batch_sharding)
+    return jax.tree.map(split, batch)
+
+  def gradients(params, model_state, batch, rng, update):
+    """(gradients, new model state, metrics) of one update, over the micro-batches."""
+    if grad_accum_steps == 1:
+      (_, (model_state, metrics)), grads = grad_fn(params, model_state, batch, rng, update)
+      return grads, model_state, metrics
+
+    def accumulate(carry, inputs):
+      grads_sum, model_state = carry
+      index, micro_batch = inputs
+      (_, (new_state, metrics)), grads = grad_fn(
+          params, model_state, micro_batch, jax.random.fold_in(rng, index), update)
+      # The carry keeps its dtypes (a float64 model updates float32 statistics in float64).
+      new_state = jax.tree.map(lambda new, old: new.astype(old.dtype), new_state, model_state)
+      return (jax.tree.map(jnp.add, grads_sum, grads), new_state), metrics
+
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    (grads_sum, model_state), metrics = jax.lax.scan(
+        accumulate, (zeros, model_state), (jnp.arange(grad_accum_steps), micro_batches(batch)))
+    grads = jax.tree.map(lambda value: value / grad_accum_steps, grads_sum)
+    return grads, model_state, jax.tree.map(lambda value: value.mean(axis=0), metrics)
 
   def train_step(state: TrainState, batch: dict[str, jax.Array]):
     metrics = {}
     for update in range(method.updates_per_step):
       rng = jax.random.fold_in(jax.random.fold_in(state.rng, state.step), update)
-      grad_fn = jax.value_and_grad(method.loss, has_aux=True)
-      (_, (model_state, update_metrics)), grads = grad_fn(
-          state.params, state.model_state, batch, rng, update)
+      grads, model_state, update_metrics = gradients(state.params, state.model_state, batch,
+                                                     rng, update)
       state = state.apply_gradients(grads, model_state)
       prefix = f'update_{update}/' if method.updates_per_step > 1 else ''
       metrics.update({prefix + name: value for name, value in update_metrics.items()})
@@ -80,17 +122,19 @@ def make_train_step(method: Method, mesh: Mesh
                  out_shardings=(replicated(mesh), replicated(mesh)), donate_argnums=0)
 
 
-def make_eval_step(method: Method, mesh: Mesh
+def make_eval_step(method: Method, mesh: Mesh, flip: bool = False
                    ) -> Callable[[dict[str, Any], dict[str, jax.Array]], dict[str, jax.Array]]:
   """(model variables, batch with 'mask') -> sums over the real examples: loss, top-1/top-5
   hits, count. Needs no optimizer, so a checkpoint is evaluated from its variables alone.
 
-  The reported head's sums are 'loss', 'top1', 'top5'; every other head's are prefixed with
-  its name ('part/top1').
+  The batch's 'image' is [batch, height, width, 3] or, with several crops per image
+  (test-time augmentation), [batch, crops, height, width, 3]; the logits of the crops and,
+  with `flip`, their mirrors are averaged in float32 (`eval_views.predict_views`). The
+  reported head's sums are 'loss', 'top1', 'top5'; every other head's are prefixed with its
+  name ('part/top1').
   """
 
   def head_sums(logits: jax.Array, labels: jax.Array, mask: jax.Array) -> dict[str, jax.Array]:
-    logits = logits.astype(jnp.float32)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
     top_k = jax.lax.top_k(logits, min(5, logits.shape[-1]))[1]
     hits_top5 = jnp.any(top_k == labels[:, None], axis=-1)
@@ -101,7 +145,7 @@ def make_eval_step(method: Method, mesh: Mesh
   def eval_step(variables: dict[str, Any], batch: dict[str, jax.Array]):
     mask = batch['mask'].astype(jnp.float32)
     sums = {'count': jnp.sum(mask)}
-    for head, logits in method.predict(variables, batch['image']).items():
+    for head, logits in predict_views(method, variables, batch['image'], flip).items():
       prefix = '' if head == method.reported_head else f'{head}/'
       sums.update({prefix + name: value
                    for name, value in head_sums(logits, batch['label'], mask).items()})
