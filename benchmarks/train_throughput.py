@@ -26,8 +26,8 @@ import numpy as np
 import optax
 
 from benchmarks.input_pipeline import command_line, machine, update_section
-from cnl_jax.methods import Classification
-from cnl_jax.models import MODELS, create_model
+from cnl_jax.methods import PRESET_METHODS, create_model
+from cnl_jax.models import MODELS
 from cnl_jax.summary import count_macs
 from cnl_jax.training import steps
 from cnl_jax.training.optimizer import create_optimizer
@@ -85,14 +85,14 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
                     dtype: str, warmup: int, steps_timed: int,
                     batches: Iterator[dict[str, np.ndarray]] | None = None,
                     **overrides) -> Result:
-  """Times the train and eval steps of one model.
+  """Times the train and eval steps of one model preset, trained by its own method.
 
   Without `batches`, one random batch [batch_size, image_size, image_size, 3] is placed on
   the devices and reused; with them, each train step takes the next host batch through
   `steps.to_global`, so the input pipeline and the transfer are timed too.
   """
   model = create_model(name, num_classes, dtype=jnp.dtype(dtype), **overrides)
-  method = Classification(model, num_classes)
+  method = PRESET_METHODS[name](model, num_classes)
   mesh = steps.create_mesh()
   shape = (batch_size, image_size, image_size, 3)
   state = steps.create_train_state(method, _optimizer(), 0, (1, *shape[1:]), mesh)
