@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--output', type=pathlib.Path,
                       help='JSON file to write (default: $OUT/gpu_check.json)')
   parser.add_argument('--update', type=pathlib.Path, help='Markdown file to write the table to')
-  parser.add_argument('--budget-minutes', type=float, default=6.0,
+  parser.add_argument('--budget-minutes', type=float, default=5.0,
                       help='no new row starts after this long in the timing stage')
   parser.add_argument('--warmup', type=int, default=2)
   parser.add_argument('--steps', type=int, default=5, help='timed steps per row')
