@@ -30,8 +30,7 @@ import numpy as np
 import optax
 
 from benchmarks.input_pipeline import command_line, machine, update_section
-from cnl_jax.methods import Classification
-from cnl_jax.models import create_model
+from cnl_jax.methods import PRESET_METHODS, create_model
 from cnl_jax.summary import count_macs
 from cnl_jax.training import steps
 from cnl_jax.training.optimizer import create_optimizer
@@ -90,15 +89,15 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
                     dtype: str, warmup: int, steps_timed: int,
                     batches: Iterator[dict[str, np.ndarray]] | None = None,
                     grad_accum_steps: int = 1, **overrides) -> Result:
-  """Times the train and eval steps of one model, the train step over `grad_accum_steps`
-  micro-batches.
+  """Times the train and eval steps of one model preset, trained by its own method, the
+  train step over `grad_accum_steps` micro-batches.
 
   Without `batches`, one random batch [batch_size, image_size, image_size, 3] is placed on
   the devices and reused; with them, each train step takes the next host batch through
   `steps.to_global`, so the input pipeline and the transfer are timed too.
   """
   model = create_model(name, num_classes, dtype=jnp.dtype(dtype), **overrides)
-  method = Classification(model, num_classes)
+  method = PRESET_METHODS[name](model, num_classes)
   mesh = steps.create_mesh()
   shape = (batch_size, image_size, image_size, 3)
   state = steps.create_train_state(method, _optimizer(), 0, (1, *shape[1:]), mesh)
@@ -250,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--models', nargs='+',
                       default=['resnet50', 'resnet50_5nl', 'resnet50_5cnl'],
-                      choices=sorted(Classification.presets),
+                      choices=sorted(PRESET_METHODS),
                       metavar='MODEL',
                       help='presets of the classification method, e.g. resnet101_5cnl')
   parser.add_argument('--image-size', type=int, default=448)

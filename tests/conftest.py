@@ -20,3 +20,13 @@ def randomize(variables, seed: int = 0):
 @pytest.fixture
 def rng():
   return np.random.RandomState(1234)
+
+
+def pytest_collection_modifyitems(config, items):
+  """`gpu` tests run only where JAX's default backend is a GPU."""
+  if jax.default_backend() == 'gpu':
+    return
+  skip = pytest.mark.skip(reason='needs a GPU (run with `pytest -m gpu` on one)')
+  for item in items:
+    if 'gpu' in item.keywords:
+      item.add_marker(skip)
