@@ -10,7 +10,7 @@ from benchmarks import train_throughput
 
 def test_benchmark_times_the_train_and_eval_steps_of_a_tiny_model(tmp_path: pathlib.Path):
   result = train_throughput.benchmark_model(
-      'resnet18_2cnl', num_classes=4, image_size=32, batch_size=2, dtype='bfloat16', warmup=1,
+      'resnet18_2cnl', num_classes=4, image_size=32, batch_size=4, dtype='bfloat16', warmup=1,
       steps_timed=2, grad_accum_steps=2, width=8, cnl_inner_features=16)
   assert len(result.train_rates) == len(result.eval_rates) == 2
   assert min(result.train_rates + result.eval_rates) > 0
@@ -26,7 +26,7 @@ def test_benchmark_times_the_train_and_eval_steps_of_a_tiny_model(tmp_path: path
   assert text.count('## Training throughput') == 1 and '## Input pipeline\n\nkept' in text
   train_throughput.update_section(report, '## Input pipeline\n\nnew\n')
   assert '## Input pipeline\n\nnew\n\n## Later\n\nkept too\n' in report.read_text()
-  assert '| resnet18_2cnl | bfloat16 | 2 | 32 | 2 |' in text
+  assert '| resnet18_2cnl | bfloat16 | 4 | 32 | 2 |' in text
 
 
 def test_torch_reference_runs():

@@ -52,7 +52,8 @@ class BatchNorm(nn.Module):
     momentum: the kept fraction of the running statistics per update (PyTorch's 0.1 = 0.9).
     epsilon: added to the variance (PyTorch's 1e-5).
     unbiased_running_var: the running variance's update, PyTorch's (True) or Flax's.
-    dtype: output dtype (statistics are computed in float32); param_dtype: of scale, bias.
+    dtype: output dtype (statistics are computed in float32, or float64 for float64 input);
+      param_dtype: of scale, bias.
     scale_init, bias_init: initialisers of scale (ones) and bias (zeros).
   """
   use_running_average: bool = False
@@ -71,7 +72,7 @@ class BatchNorm(nn.Module):
     axes = tuple(range(x.ndim - 1))
     running_mean = self.variable('batch_stats', 'mean', jnp.zeros, (channels,), jnp.float32)
     running_var = self.variable('batch_stats', 'var', jnp.ones, (channels,), jnp.float32)
-    values = x.astype(jnp.float32)
+    values = x.astype(jnp.promote_types(x.dtype, jnp.float32))  # float32, or float64
     if self.use_running_average:
       mean, var = running_mean.value, running_var.value
     else:
