@@ -7,7 +7,8 @@ Runs the latest checkpoint over the whole test split with the evaluation transfo
 the test-time augmentation of --tta, default: the run's config.eval_tta) and writes to --output: metrics.json, per_class_accuracy.csv, confused_pairs.csv (every
 off-diagonal pair of the confusion matrix with a count, most frequent first) and
 confusion_matrix.png (rows: true class, columns: predicted class, each row scaled to its
-largest count; white is zero).
+largest count, white is zero; classes named on the axes up to 40 classes, by index past
+that; titled with the split and its top-1).
 """
 
 from __future__ import annotations
@@ -20,15 +21,10 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
-
-from cnl_jax import data
+from cnl_jax import data, figures
 from cnl_jax.errors import exits_on_user_error
 from cnl_jax.trained_run import TrainedRun, load_run
 from cnl_jax.training.eval_views import MODES, views_of
-
-# Pixels per cell of the confusion-matrix image, chosen so that it is about 800 px wide.
-_MATRIX_IMAGE_WIDTH = 800
 
 
 def predict_test_split(run: TrainedRun, tta: str = 'none') -> tuple[np.ndarray, np.ndarray]:
@@ -67,14 +63,6 @@ def confused_pairs(matrix: np.ndarray) -> list[tuple[int, int, int]]:
   return sorted(pairs, key=lambda pair: (-pair[2], pair[0], pair[1]))
 
 
-def matrix_image(matrix: np.ndarray) -> Image.Image:
-  """The confusion matrix as a grayscale image, `cell` px a class, each row scaled to its max."""
-  cell = max(1, _MATRIX_IMAGE_WIDTH // len(matrix))
-  scaled = matrix / np.maximum(matrix.max(axis=1, keepdims=True), 1)
-  pixels = np.round(255 * (1 - scaled)).astype(np.uint8)
-  return Image.fromarray(pixels.repeat(cell, axis=0).repeat(cell, axis=1), mode='L')
-
-
 def write_report(run: TrainedRun, labels: np.ndarray, logits: np.ndarray, output: str,
                  num_pairs: int = 10) -> dict[str, float]:
   """Writes the files listed in the module docstring; returns top-1, top-5 and the count."""
@@ -101,7 +89,9 @@ def write_report(run: TrainedRun, labels: np.ndarray, logits: np.ndarray, output
     writer.writerow(['true_label', 'true_class', 'predicted_label', 'predicted_class',
                      'count'])
     writer.writerows([t, names[t], p, names[p], count] for t, p, count in pairs)
-  matrix_image(matrix).save(os.path.join(output, 'confusion_matrix.png'))
+  figures.save_confusion_matrix(
+      matrix, names, f'{run.config.data.eval_split} split: top-1 {metrics["top1"]:.1%} of '
+      f'{len(labels)} images', os.path.join(output, 'confusion_matrix.png'))
   print(f'top-1 {metrics["top1"]:.2%}  top-5 {metrics["top5"]:.2%}  over {len(labels)} '
         'test images')
   print('Most confused (true -> predicted: count):')

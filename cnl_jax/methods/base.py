@@ -18,6 +18,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from cnl_jax.grad_cam import CamTarget
 from cnl_jax.models.builders import Preset
 
 Metrics = dict[str, jax.Array]
@@ -108,6 +109,11 @@ class Method:
     maps, by name; none by default."""
     del variables, image
     return {}
+
+  def cam_targets(self) -> tuple[CamTarget, ...]:
+    """Which feature map Grad-CAM reads for each head `cnl_jax.visualize` explains: the
+    last convolutional stage for a one-head network, each head's own input for several."""
+    raise NotImplementedError(f'Method {self.name!r} does not say where Grad-CAM reads.')
 
 
 def cross_entropy_metrics(logits: jax.Array, labels: jax.Array, prefix: str = ''

@@ -10,6 +10,7 @@ import ml_collections
 import optax
 
 from cnl_jax.errors import ConfigError
+from cnl_jax.grad_cam import CamTarget
 from cnl_jax.methods.base import Method, Metrics
 from cnl_jax.models import MODELS, MobileNetV2, ResNet
 
@@ -52,3 +53,8 @@ class Classification(Method):
     if isinstance(self.model, MobileNetV2):
       return {'': 'mobilenet_v2'}
     return {}
+
+  def cam_targets(self) -> tuple[CamTarget, ...]:
+    """The one head on the last convolutional stage (ResNet: after any NL or CNL block
+    there; MobileNetV2: its last conv)."""
+    return (CamTarget(self.reported_head, self.model.final_feature_map()),)

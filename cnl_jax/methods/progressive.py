@@ -19,6 +19,7 @@ import jax
 import ml_collections
 
 from cnl_jax.errors import ConfigError
+from cnl_jax.grad_cam import CamTarget
 from cnl_jax.methods import mosaics
 from cnl_jax.methods.base import Method, Metrics, ParameterGroup, cross_entropy_metrics
 
@@ -66,6 +67,22 @@ class Progressive(Method):
     options.backbone_learning_rate_factor = 0.1
     options.freeze_backbone_epochs = 0
     return options
+
+  def stage_feature_maps(self) -> tuple[tuple[str, ...], ...]:
+    """Paths of the trunk submodules whose outputs feed the heads of the schedule's
+    mosaic updates, in schedule order."""
+    raise NotImplementedError
+
+  def cam_targets(self) -> tuple[CamTarget, ...]:
+    """Each stage head on the feature map it reads; the heads that read every stage (the
+    clean image's head and the sum) on the last, deepest one."""
+    maps = self.stage_feature_maps()
+    stages = [granularity.head for granularity in self.schedule
+              if granularity.mosaic is not None]
+    combined = [granularity.head for granularity in self.schedule
+                if granularity.mosaic is None]
+    return (*(CamTarget(head, path) for head, path in zip(stages, maps, strict=True)),
+            *(CamTarget(head, maps[-1]) for head in (*combined, self.reported_head)))
 
   @property
   def updates_per_step(self) -> int:  # one update per granularity

@@ -153,6 +153,11 @@ class MobileNetV2(nn.Module):
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
+  def final_feature_map(self) -> tuple[str, ...]:
+    """Path of the submodule whose output [batch, h, w, 1280] the classifier pools (Grad-CAM's
+    feature map): the last conv."""
+    return ('last',)
+
   @nn.compact
   def __call__(self, images: jax.Array, *, train: bool = False
                ) -> tuple[jax.Array, dict[str, jax.Array]]:

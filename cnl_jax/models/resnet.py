@@ -216,6 +216,16 @@ class ResNet(nn.Module):
                       bias_init=torch_bias_init(x.shape[-1]), name='head', **common)(x)
     return logits.astype(jnp.float32), features
 
+  def final_feature_map(self) -> tuple[str, ...]:
+    """Path of the submodule whose output [batch, h, w, channels] the classifier pools:
+    the last block, or the NL or CNL block attached to it (Grad-CAM's feature map)."""
+    last = block_specs(self.depth, self.width, self.stage_strides)[-1].name
+    if self.cnl is not None and self.cnl.query == last:
+      return ('cnl',)
+    if last in self.nonlocal_after:
+      return (f'{last}_nonlocal',)
+    return (last,)
+
   def _check(self, images: jax.Array, specs: tuple[BlockSpec, ...]) -> None:
     if images.ndim != 4 or images.shape[-1] != 3:
       raise ValueError(f'ResNet takes images [batch, height, width, 3], got {images.shape}.')

@@ -4,7 +4,7 @@ train.py and utils.py)."""
 
 from __future__ import annotations
 
-from cnl_jax.methods.pmg.network import PMG
+from cnl_jax.methods.pmg.network import PMG, stage_taps
 from cnl_jax.methods.progressive import Granularity, Progressive, jigsaw
 from cnl_jax.models.builders import Preset
 
@@ -26,3 +26,8 @@ class PMGMethod(Progressive):
   def pretrained_backbones(self) -> dict[str, str]:
     """The `backbone` subtree is torchvision's ResNet without its classifier."""
     return {'backbone': f'resnet{self.model.depth}'}
+
+  def stage_feature_maps(self) -> tuple[tuple[str, ...], ...]:
+    """The last blocks of res3, res4 and res5."""
+    return tuple(('backbone', block) for block, _ in stage_taps(self.model.depth,
+                                                               self.model.width))

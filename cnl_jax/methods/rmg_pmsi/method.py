@@ -7,7 +7,7 @@ from __future__ import annotations
 import ml_collections
 
 from cnl_jax.methods.progressive import Granularity, Progressive, recursive_mosaic
-from cnl_jax.methods.rmg_pmsi.network import RMGPMSI
+from cnl_jax.methods.rmg_pmsi.network import RMGPMSI, TAPS
 from cnl_jax.models.builders import Preset
 
 
@@ -33,3 +33,7 @@ class RMGPMSIMethod(Progressive):
   def pretrained_backbones(self) -> dict[str, str]:
     """The `backbone` subtree is torchvision's MobileNetV2 without its classifier."""
     return {'backbone': 'mobilenet_v2'}
+
+  def stage_feature_maps(self) -> tuple[tuple[str, ...], ...]:
+    """The trunk's three taps (`TAPS`)."""
+    return tuple(('backbone', tap) for tap in TAPS)

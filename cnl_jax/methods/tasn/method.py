@@ -12,9 +12,11 @@ import numpy as np
 import optax
 
 from cnl_jax.errors import ConfigError
+from cnl_jax.grad_cam import CamTarget
 from cnl_jax.methods.base import Method, Metrics, Panel, cross_entropy_metrics
 from cnl_jax.methods.tasn.network import HEADS, TASN
 from cnl_jax.models.builders import Preset
+from cnl_jax.models.resnet import block_specs
 
 
 def distillation_loss(teacher_logits: jax.Array, student_logits: jax.Array,
@@ -89,3 +91,13 @@ class TASNMethod(Method):
             'detail_map': Panel('heatmap', np.asarray(outputs['detail_map'][0])),
             'structure_image': Panel('image', np.asarray(outputs['structure_images'][0])),
             'detail_image': Panel('image', np.asarray(outputs['detail_images'][0]))}
+
+  def cam_targets(self) -> tuple[CamTarget, ...]:
+    """The attention head on the last dilated conv (over the input); the part heads on the
+    part net's last block over the detail image, the master heads over the structure image
+    (the part net sees the detail images, then the structure images)."""
+    part_net = ('part_net', block_specs(self.model.part_depth)[-1].name)
+    return (CamTarget('attention', ('dilated_conv2',)),
+            *(CamTarget(head, part_net, 0, 'detail_image') for head in ('part', 'part_shared')),
+            *(CamTarget(head, part_net, 1, 'structure_image')
+              for head in ('master', 'master_shared')))
