@@ -96,3 +96,13 @@ def test_classifier_starts_as_the_released_cnl_code(name):
   bound = 1 / np.sqrt(fan_in)
   assert np.abs(bias).max() <= bound
   assert np.abs(bias).max() > 0.9 * bound and np.abs(bias).min() < 0.1 * bound
+
+
+def test_head_std_replaces_the_released_classifier_init():
+  """The demo's init for a trunk from scratch: N(0, head_std) weights and zero bias."""
+  model = create_model('resnet18_2cnl', 20, width=8, head_std=0.01)
+  variables = jax.jit(lambda key: model.init(key, jnp.zeros((1, 64, 64, 3))))(
+      jax.random.key(0))
+  kernel = np.asarray(variables['params']['head']['kernel'])
+  assert kernel.std() == pytest.approx(0.01, rel=0.1)
+  assert not np.asarray(variables['params']['head']['bias']).any()

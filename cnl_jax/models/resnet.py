@@ -137,7 +137,7 @@ class ResNet(nn.Module):
   (`res2_0` ... `res5_2`), each NL output (`<block>_nonlocal`), the CNL output (`cnl`),
   `stem` and `pooled`. Under `jax.jit` the features nobody reads cost nothing. The
   classifier starts as the released CNL code's (kaiming-normal fan-out weights, PyTorch's
-  default bias); every BN is PyTorch's (`layers.BatchNorm`).
+  default bias) unless `head_std` is set; every BN is PyTorch's (`layers.BatchNorm`).
 
   Attributes:
     depth: 18, 34, 50, 101 or 152.
@@ -147,6 +147,10 @@ class ResNet(nn.Module):
     cnl: the CNL block's query and responses; its output replaces the query's block output.
     cnl_inner_features, cnl_reshape: passed to `CNL`.
     dropout_rate: dropout before the classifier (0.5 in the paper's code).
+    head_std: None for the released classifier init; a number for N(0, head_std) weights
+      and zero bias instead. The released init, N(0, 2 / classes), suits a pretrained trunk
+      and 200 classes; on a trunk trained from scratch with few classes (the demo) its
+      logits start in the tens and the loss with them.
     dtype: compute dtype; param_dtype: parameter dtype (BN statistics stay float32).
     attention_implementation: passed to every NL and CNL attention ('xla', 'cudnn', 'auto').
     stage_strides: strides of the first block of res2..res5; TASN's attention net uses
@@ -163,6 +167,7 @@ class ResNet(nn.Module):
   cnl_inner_features: int = 256
   cnl_reshape: Reshape = 'paper'
   dropout_rate: float = 0.5
+  head_std: float | None = None
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
   attention_implementation: Implementation = None
@@ -212,8 +217,12 @@ class ResNet(nn.Module):
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     # The released CNL code's new classifier: kaiming_normal_(fan_out) weights, N(0, 2 /
     # num_classes), and PyTorch's default bias (FouriYe/CNL-ICIP2020 @ a10a8c4, train_val.py).
-    logits = nn.Dense(self.num_classes, kernel_init=kaiming_fan_out_init,
-                      bias_init=torch_bias_init(x.shape[-1]), name='head', **common)(x)
+    if self.head_std is None:
+      kernel_init, bias_init = kaiming_fan_out_init, torch_bias_init(x.shape[-1])
+    else:
+      kernel_init, bias_init = nn.initializers.normal(self.head_std), nn.initializers.zeros
+    logits = nn.Dense(self.num_classes, kernel_init=kernel_init, bias_init=bias_init,
+                      name='head', **common)(x)
     return logits.astype(jnp.float32), features
 
   def final_feature_map(self) -> tuple[str, ...]:

@@ -20,10 +20,10 @@ CONFIG_FILE = 'config.json'
 HISTORY_FILE = 'config_history.jsonl'
 
 # Fields a resumed run may change: how long it goes on, what it logs and keeps, how fast it
-# evaluates and where its data files lie. Every other field changes what is trained.
+# evaluates, the final evaluation's test-time views and where its data files lie. Every other field changes what is trained.
 RESUMABLE_FIELDS = frozenset({
     'num_epochs', 'log_every_steps', 'eval_every_epochs', 'checkpoint_every_steps',
-    'keep_checkpoints', 'eval_batch_size',
+    'keep_checkpoints', 'eval_batch_size', 'eval_tta',
     'data.data_dir', 'data.manual_dir', 'data.cache_dir', 'data.check_split_sizes',
 })
 
