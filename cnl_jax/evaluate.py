@@ -4,11 +4,12 @@ Usage: python -m cnl_jax.evaluate --workdir runs/demo [--output runs/demo/evalua
                                   [--tta none|flip|five_crop|five_crop_flip]
 
 Runs the latest checkpoint over the whole test split with the evaluation transform (and
-the test-time augmentation of --tta, default: the run's config.eval_tta) and writes to --output: metrics.json, per_class_accuracy.csv, confused_pairs.csv (every
+the test-time augmentation of --tta, default: the run's config.eval_tta) and writes to
+--output: metrics.json, per_class_accuracy.csv, confused_pairs.csv (every
 off-diagonal pair of the confusion matrix with a count, most frequent first) and
 confusion_matrix.png (rows: true class, columns: predicted class, each row scaled to its
 largest count, white is zero; classes named on the axes up to 40 classes, by index past
-that; titled with the split and its top-1).
+that; a colour bar; titled with the dataset, the split and its top-1).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
+
 from cnl_jax import data, figures
 from cnl_jax.errors import exits_on_user_error
 from cnl_jax.trained_run import TrainedRun, load_run
@@ -63,6 +66,14 @@ def confused_pairs(matrix: np.ndarray) -> list[tuple[int, int, int]]:
   return sorted(pairs, key=lambda pair: (-pair[2], pair[0], pair[1]))
 
 
+def confusion_matrix_figure(run: TrainedRun, matrix: np.ndarray, metrics: dict[str, float]
+                            ) -> Figure:
+  """The confusion matrix drawn with the run's class names, titled with the split and top-1."""
+  title = (f'{run.config.data.name}, {run.config.data.eval_split} split: top-1 '
+           f'{metrics["top1"]:.1%} of {metrics["count"]} images')
+  return figures.confusion_matrix_figure(matrix, run.class_names, title)
+
+
 def write_report(run: TrainedRun, labels: np.ndarray, logits: np.ndarray, output: str,
                  num_pairs: int = 10) -> dict[str, float]:
   """Writes the files listed in the module docstring; returns top-1, top-5 and the count."""
@@ -89,9 +100,8 @@ def write_report(run: TrainedRun, labels: np.ndarray, logits: np.ndarray, output
     writer.writerow(['true_label', 'true_class', 'predicted_label', 'predicted_class',
                      'count'])
     writer.writerows([t, names[t], p, names[p], count] for t, p, count in pairs)
-  figures.save_confusion_matrix(
-      matrix, names, f'{run.config.data.eval_split} split: top-1 {metrics["top1"]:.1%} of '
-      f'{len(labels)} images', os.path.join(output, 'confusion_matrix.png'))
+  figures.save(confusion_matrix_figure(run, matrix, metrics),
+               os.path.join(output, 'confusion_matrix.png'))
   print(f'top-1 {metrics["top1"]:.2%}  top-5 {metrics["top5"]:.2%}  over {len(labels)} '
         'test images')
   print('Most confused (true -> predicted: count):')

@@ -1,30 +1,35 @@
 """The inspection tools' figures, drawn with matplotlib: a labelled grid of pictures and a
 labelled confusion matrix.
 
-The tools decide what a figure shows (`Grid`, the matrix and its names); this module only
-draws it, so tests can check the content without reading pixels.
+The tools decide what a figure shows (a `Grid`, or the matrix and its names); this module
+only draws it, and returns the matplotlib figure, so tests can check the labels without
+reading pixels. Figures are drawn without pyplot: no backend or global state is touched.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
-
-matplotlib.use('Agg')  # files only: no display, and the same output on every machine
-
-# pylint: disable=wrong-import-position
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import cm, colors
+from matplotlib.figure import Figure
 
-# The heatmap colours, from zero to a map's maximum; `visualize.overlay` draws with them.
+# The heatmap colours, from zero to a map's maximum (`heat_colours`, the grids' colour bar).
 COLOUR_MAP = 'inferno'
 # Class names tick the confusion matrix up to this many classes; past it, every n-th index.
 MAX_NAMED_CLASSES = 40
 _TILE_INCHES = 2.2
 _DPI = 150
+# Column titles wrap at this many characters, about a tile's width at 9 pt.
+_TITLE_CHARACTERS = 30
+
+
+def heat_colours(values: np.ndarray) -> np.ndarray:
+  """`COLOUR_MAP`'s colours [..., 3] (0..255, float) of values in [0, 1]."""
+  return 255 * matplotlib.colormaps[COLOUR_MAP](np.clip(values, 0, 1))[..., :3]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,16 +49,16 @@ class Grid:
   colour_bar: str | None = None
 
 
-def save_grid(grid: Grid, path: str) -> None:
-  """Draws `grid` to the PNG file at `path`."""
+def grid_figure(grid: Grid) -> Figure:
+  """`grid` drawn: one axis per tile (row-major), then the colour bar's axis if any."""
   num_rows, num_columns = len(grid.rows), len(grid.column_titles)
   for label, tiles in grid.rows:
     if len(tiles) != num_columns:
       raise ValueError(f'Row {label!r} has {len(tiles)} tiles for {num_columns} columns.')
-  bar_inches = 0.9 if grid.colour_bar else 0
-  figure, axes = plt.subplots(
-      num_rows, num_columns, squeeze=False, layout='constrained',
-      figsize=(_TILE_INCHES * num_columns + bar_inches, _TILE_INCHES * num_rows + 0.6))
+  bar_inches = 1.0 if grid.colour_bar else 0
+  figure = Figure(figsize=(_TILE_INCHES * num_columns + bar_inches,
+                           _TILE_INCHES * num_rows + 0.7), layout='constrained')
+  axes = figure.subplots(num_rows, num_columns, squeeze=False)
   for row, (label, tiles) in enumerate(grid.rows):
     for column, tile in enumerate(tiles):
       axis = axes[row, column]
@@ -61,49 +66,52 @@ def save_grid(grid: Grid, path: str) -> None:
       axis.set_xticks([])
       axis.set_yticks([])
       if row == 0:
-        axis.set_title(grid.column_titles[column], fontsize=9, wrap=True)
+        axis.set_title(textwrap.fill(grid.column_titles[column], _TITLE_CHARACTERS), fontsize=9)
     axes[row, 0].set_ylabel(label, fontsize=9)
   figure.suptitle(grid.title, fontsize=11)
   if grid.colour_bar:
     bar = figure.colorbar(cm.ScalarMappable(colors.Normalize(0, 1), COLOUR_MAP),
                           ax=axes, shrink=min(1.0, 0.9 / num_rows + 0.3), aspect=25)
     bar.set_label(grid.colour_bar, fontsize=9)
-  figure.savefig(path, dpi=_DPI)
-  plt.close(figure)
+  return figure
 
 
 def class_ticks(class_names: Sequence[str]) -> tuple[list[int], list[str]]:
   """(positions, labels) for a confusion-matrix axis: every class by name up to
-  `MAX_NAMED_CLASSES`, else about that many indices (every n-th class)."""
+  `MAX_NAMED_CLASSES`, else at most that many indices (every n-th class)."""
   count = len(class_names)
   if count <= MAX_NAMED_CLASSES:
     return list(range(count)), list(class_names)
-  step = -(-count // MAX_NAMED_CLASSES)
-  positions = list(range(0, count, step))
+  positions = list(range(0, count, -(-count // MAX_NAMED_CLASSES)))
   return positions, [str(position) for position in positions]
 
 
-def save_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], title: str,
-                          path: str) -> None:
-  """Draws counts [true class, predicted class] to the PNG at `path`, each row scaled to
-  its largest count (the colour bar: share of the row's maximum), classes ticked by name
-  (by index past `MAX_NAMED_CLASSES`)."""
+def confusion_matrix_figure(matrix: np.ndarray, class_names: Sequence[str], title: str
+                            ) -> Figure:
+  """Counts [true class, predicted class], each row scaled to its largest count (white is
+  zero), classes ticked by name (by index past `MAX_NAMED_CLASSES`), with a colour bar."""
   scaled = matrix / np.maximum(matrix.max(axis=1, keepdims=True), 1)
   positions, labels = class_ticks(class_names)
   named = len(labels) == len(class_names)
-  longest = max((len(label) for label in labels), default=1) if named else 3
+  longest = max(map(len, labels), default=1)
   side = min(14.0, max(5.0, 0.2 * len(positions) + 3.0))
   label_inches = min(3.0, 0.07 * longest)
-  figure, axis = plt.subplots(figsize=(side + label_inches + 1.2, side + label_inches),
-                              layout='constrained')
+  figure = Figure(figsize=(side + label_inches + 1.2, side + label_inches),
+                  layout='constrained')
+  axis = figure.subplots()
   image = axis.imshow(scaled, cmap='Blues', vmin=0, vmax=1, interpolation='nearest')
   font = 8 if len(positions) <= 20 else 6
   axis.set_xticks(positions, labels, rotation=90, fontsize=font)
   axis.set_yticks(positions, labels, fontsize=font)
-  axis.set_xlabel('predicted class' if named else 'predicted class (index)')
-  axis.set_ylabel('true class' if named else 'true class (index)')
+  suffix = '' if named else ' (index)'
+  axis.set_xlabel(f'predicted class{suffix}')
+  axis.set_ylabel(f'true class{suffix}')
   axis.set_title(title)
   bar = figure.colorbar(image, ax=axis, shrink=0.8)
   bar.set_label("count / the row's largest count")
+  return figure
+
+
+def save(figure: Figure, path: str) -> None:
+  """Writes `figure` to the PNG file at `path`."""
   figure.savefig(path, dpi=_DPI)
-  plt.close(figure)

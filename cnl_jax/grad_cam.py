@@ -15,7 +15,6 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,41 +25,36 @@ class CamTarget:
     head: the head, a key of `Method.predict`'s logits.
     module: path of the submodule whose output is the feature map, e.g. ('res5_1',) or
       ('part_net', 'res5_2'); its output is [images, height, width, channels].
-    image: which of the module's images belongs to the input: 0, unless the network runs
-      the module on several images it derives from each input (TASN's part net sees the
-      detail then the structure image).
+    image_index: which of the module's images belongs to the input: 0, unless the network
+      runs the module on several images it derives from each input (TASN's part net sees
+      the detail then the structure image).
     over: the method's image panel (`Method.panels`) the map belongs on, or None for the
       input image.
   """
   head: str
   module: tuple[str, ...]
-  image: int = 0
+  image_index: int = 0
   over: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class ClassActivationMap:
-  """One head's Grad-CAM of one image: `values` [height, width] (>= 0, the feature map's
-  grid), the head's predicted class and its softmax probability."""
-  values: np.ndarray
-  predicted: int
-  probability: float
-
-
 def grad_cam(predict: Callable[[jax.Array], dict[str, jax.Array]], image: jax.Array,
-             target: CamTarget) -> ClassActivationMap:
-  """Grad-CAM of `target.head`'s predicted class for one image [height, width, 3].
+             target: CamTarget) -> tuple[jax.Array, jax.Array]:
+  """(Grad-CAM [height, width] of the feature map's grid, >= 0; the head's logits
+  [classes]) for `target.head`'s predicted class on one image [height, width, 3].
 
-  `predict` maps images [batch, height, width, 3] to logits [batch, classes] by head; it
-  applies a Flax model, whose submodule `target.module` gives the feature map.
+  `predict` maps images [1, height, width, 3] to logits [1, classes] by head (eval mode);
+  it applies a Flax model whose submodule `target.module` returns the feature map, once.
+  Traceable: jit it, or jax.eval_shape it.
   """
   def perturbed(offset: jax.Array | None) -> tuple[jax.Array, jax.Array]:
-    """(target head's logits [classes], feature map) with `offset` added to the map."""
+    """(the head's logits [classes], the feature map) with `offset` added to the map."""
     found = []
 
     def add_offset(call, args, kwargs, context):
       output = call(*args, **kwargs)
-      if context.method_name == '__call__' and context.module.path == target.module:
+      module = context.module
+      if (context.method_name == '__call__' and module.scope is not None
+          and module.path == target.module):
         if offset is not None:
           output = output + offset
         found.append(output)
@@ -75,10 +69,8 @@ def grad_cam(predict: Callable[[jax.Array], dict[str, jax.Array]], image: jax.Ar
   shape = jax.eval_shape(lambda: perturbed(None)[1])
   logits, backward, features = jax.vjp(perturbed, jnp.zeros(shape.shape, shape.dtype),
                                        has_aux=True)
-  predicted = int(jnp.argmax(logits))
-  (gradients,) = backward(jax.nn.one_hot(predicted, logits.shape[-1], dtype=logits.dtype))
-  features = features[target.image].astype(jnp.float32)
-  weights = jnp.mean(gradients[target.image].astype(jnp.float32), axis=(0, 1))
-  values = jax.nn.relu(jnp.einsum('hwc,c->hw', features, weights))
-  probability = float(jax.nn.softmax(logits)[predicted])
-  return ClassActivationMap(np.asarray(values), predicted, probability)
+  (gradients,) = backward(jax.nn.one_hot(jnp.argmax(logits), logits.shape[-1],
+                                         dtype=logits.dtype))
+  features = features[target.image_index].astype(jnp.float32)
+  weights = jnp.mean(gradients[target.image_index].astype(jnp.float32), axis=(0, 1))
+  return jax.nn.relu(jnp.einsum('hwc,c->hw', features, weights)), logits

@@ -5,6 +5,7 @@ Shared by the inspection tools (`cnl_jax.predict`, `cnl_jax.evaluate`, `cnl_jax.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
@@ -13,6 +14,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from cnl_jax.grad_cam import CamTarget, grad_cam
 from cnl_jax.methods import Method, Panel, build_method
 from cnl_jax.models import ATTENTION_MAPS
 from cnl_jax.training.checkpoints import Checkpoints
@@ -20,8 +22,19 @@ from cnl_jax.training.eval_views import predict_views
 from cnl_jax.training.run_config import load_run_config
 
 
+@dataclasses.dataclass(frozen=True)
+class ClassActivationMap:
+  """One head's Grad-CAM of one image: `values` [height, width] (>= 0, the feature map's
+  grid), the head's predicted class and its softmax probability."""
+  target: CamTarget
+  values: np.ndarray
+  predicted: int
+  probability: float
+
+
 class TrainedRun:
-  """Eval-mode predictions and attention maps of one set of model variables."""
+  """Eval-mode predictions, attention maps and class activation maps of one set of model
+  variables."""
 
   def __init__(self, config: ml_collections.ConfigDict, class_names: tuple[str, ...],
                variables: dict[str, Any]):
@@ -33,6 +46,9 @@ class TrainedRun:
                             static_argnames='flip')
     self._attend = jax.jit(lambda variables, images: self.method.model.apply(
         variables, images, train=False, mutable=[ATTENTION_MAPS])[1].get(ATTENTION_MAPS, {}))
+    cam = lambda variables, image, target: grad_cam(
+        functools.partial(self.method.predict, variables), image, target)
+    self._grad_cam = jax.jit(cam, static_argnames='target')
 
   def logits(self, images: np.ndarray, flip: bool = False) -> np.ndarray:
     """The reported head's class logits [batch, num_classes] (float32) of eval-transformed
@@ -45,6 +61,18 @@ class TrainedRun:
     """The method's own pictures of one eval-transformed image [size, size, 3] (e.g. maps
     that steer a sampler and the images sampled); {} for most methods."""
     return self.method.panels(self.variables, image)
+
+  def class_activation_maps(self, image: np.ndarray) -> list[ClassActivationMap]:
+    """Grad-CAM of each head the method explains (`Method.cam_targets`) on one
+    eval-transformed image [size, size, 3], in the method's order."""
+    maps = []
+    for target in self.method.cam_targets():
+      values, logits = self._grad_cam(self.variables, image, target)
+      probabilities = np.asarray(jax.nn.softmax(logits.astype(np.float32)))
+      predicted = int(np.argmax(probabilities))
+      maps.append(ClassActivationMap(target, np.asarray(values), predicted,
+                                     float(probabilities[predicted])))
+    return maps
 
   def attention_maps(self, images: np.ndarray) -> dict[str, np.ndarray]:
     """Every attention map by module path ('cnl/attention_0', 'res3_1_nonlocal/attention'):

@@ -1,4 +1,4 @@
-"""Attention maps of a trained run overlaid on an image, and what its method shows besides.
+"""Attention and class activation maps of a trained run over an image, and its method's panels.
 
 Usage: python -m cnl_jax.visualize --workdir runs/demo --image bird.jpg \
     [--query ROW,COL ...] [--output runs/demo/attention]
@@ -11,11 +11,18 @@ image and overlaid on it. Without --query, five queries are shown: the center an
 centers of the four quarters, a fixed choice that is comparable between images and runs.
 
 Writes `<map>_q<row>_<col>.png` per map and query, and `grid.png`: one row per query, the
-image with the query marked (a ring) followed by each map in module order.
+image with the query marked (a ring) followed by each map in module order, each column
+headed (the input, each CNL response layer or NL block), with the colour scale and the
+predicted class.
 
 A method may show pictures of its own (`Method.panels`: heatmaps over the image, or images
 it derives, e.g. a sampling map and the image sampled from it); a model without attention
 maps then writes those, one PNG each, and `grid.png`: the image and every panel.
+
+Beside either, the class activation maps (Grad-CAM: `cnl_jax.grad_cam`) of every head the
+method explains (`Method.cam_targets`: the last convolutional stage, or each head's own
+feature map), upsampled bilinearly over the image the head sees: `cam_<head>.png` each,
+named with the head's predicted class, and `cams.png`: the input and every head's map.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cnl_jax import figures
 from cnl_jax.data.config import augmentation
 from cnl_jax.data.image_files import to_pixels
 from cnl_jax.errors import UserError, exits_on_user_error
@@ -36,8 +44,6 @@ from cnl_jax.trained_run import TrainedRun, load_run, read_image
 
 # Maps are shown at least this large (the demo's 64 px inputs would be hard to see).
 MIN_DISPLAY_SIZE = 256
-# Overlay colours from zero to the map's maximum attention (dark purple to light yellow).
-_COLOURS = np.array([[0, 0, 4], [120, 28, 109], [237, 105, 37], [252, 255, 164]], np.float32)
 _OVERLAY_OPACITY = 0.6
 
 
@@ -78,15 +84,13 @@ def attention_at(weights: np.ndarray, query: tuple[int, int], image_size: int, n
 
 
 def overlay(pixels: np.ndarray, attention: np.ndarray) -> Image.Image:
-  """uint8 [size, size, 3] image with `attention` [side, side] upsampled and coloured on top."""
+  """uint8 [size, size, 3] image with a map [side, side] scaled to its maximum, upsampled
+  bilinearly and coloured (`figures.COLOUR_MAP`) on top."""
   size = pixels.shape[0]
   scaled = attention / max(float(attention.max()), np.finfo(np.float32).tiny)
   upsampled = np.asarray(Image.fromarray(scaled.astype(np.float32), mode='F').resize(
       (size, size), Image.Resampling.BILINEAR))
-  position = np.clip(upsampled, 0, 1) * (len(_COLOURS) - 1)
-  colours = np.stack([np.interp(position, np.arange(len(_COLOURS)), _COLOURS[:, channel])
-                      for channel in range(3)], axis=-1)
-  blended = (1 - _OVERLAY_OPACITY) * pixels + _OVERLAY_OPACITY * colours
+  blended = (1 - _OVERLAY_OPACITY) * pixels + _OVERLAY_OPACITY * figures.heat_colours(upsampled)
   return Image.fromarray(np.round(blended).astype(np.uint8))
 
 
@@ -103,57 +107,119 @@ def mark(image: Image.Image, query: tuple[int, int], image_size: int) -> Image.I
   return marked
 
 
-def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int]],
-              output: str) -> list[str]:
-  """Writes the attention PNGs of the image file at `image_path` (see the module docstring);
-  returns their paths."""
+def _shown(run: TrainedRun, array: np.ndarray) -> np.ndarray:
+  """A normalised image [height, width, 3] as uint8 pixels, at least `MIN_DISPLAY_SIZE`."""
+  size = max(run.config.image_size, MIN_DISPLAY_SIZE)
+  return np.asarray(Image.fromarray(to_pixels(array, augmentation(run.config.data))).resize(
+      (size, size), Image.Resampling.BILINEAR))
+
+
+def prediction_title(run: TrainedRun, image: np.ndarray) -> str:
+  """The reported head's predicted class of one image [size, size, 3] and its probability."""
+  logits = run.logits(image[None])[0]
+  probabilities = np.exp(logits - logits.max())
+  probabilities /= probabilities.sum()
+  predicted = int(np.argmax(probabilities))
+  return f'predicted: {run.class_names[predicted]} ({probabilities[predicted]:.0%})'
+
+
+def attention_figures(run: TrainedRun, image: np.ndarray, queries: Sequence[tuple[int, int]]
+                      ) -> tuple[dict[str, Image.Image], figures.Grid]:
+  """Each attention map at each query over one image [size, size, 3], by file name, and
+  their grid: a row per query, the input with the query ringed, then the maps."""
   image_size = run.config.image_size
-  image = read_image(run, image_path)
   maps = {name: weights[0] for name, weights in run.attention_maps(image[None]).items()}
   if not maps:
     raise UserError(f'Model {run.config.model!r} has no attention maps (neither CNL nor NL) '
                     'and its method shows no panels.')
-  size = max(image_size, MIN_DISPLAY_SIZE)
-  pixels = np.asarray(Image.fromarray(to_pixels(image, augmentation(run.config.data))).resize(
-      (size, size), Image.Resampling.BILINEAR))
-  os.makedirs(output, exist_ok=True)
-  grid = Image.new('RGB', (size * (1 + len(maps)), size * len(queries)))
-  written = []
-  for row, query in enumerate(queries):
-    grid.paste(mark(Image.fromarray(pixels), query, image_size), (0, row * size))
-    for column, (name, weights) in enumerate(maps.items(), 1):
+  pixels = _shown(run, image)
+  titles = run.method.attention_titles()
+  tiles, rows = {}, []
+  for query in queries:
+    row = [mark(Image.fromarray(pixels), query, image_size)]
+    for name, weights in maps.items():
       tile = mark(overlay(pixels, attention_at(weights, query, image_size, name)), query,
                   image_size)
-      path = os.path.join(output, f'{name.replace("/", "_")}_q{query[0]}_{query[1]}.png')
-      tile.save(path)
-      written.append(path)
-      grid.paste(tile, (column * size, row * size))
-  grid_path = os.path.join(output, 'grid.png')
-  grid.save(grid_path)
-  return [*written, grid_path]
+      tiles[f'{name.replace("/", "_")}_q{query[0]}_{query[1]}'] = tile
+      row.append(tile)
+    rows.append((f'query ({query[0]}, {query[1]})', tuple(map(np.asarray, row))))
+  grid = figures.Grid(prediction_title(run, image),
+                      ('input', *(titles.get(name, name) for name in maps)), tuple(rows),
+                      "attention / the map's maximum")
+  return tiles, grid
+
+
+def panel_figures(run: TrainedRun, image: np.ndarray
+                  ) -> tuple[dict[str, Image.Image], figures.Grid]:
+  """The method's panels of one image [size, size, 3] (heatmaps over it), by name, and
+  their grid: the input, then every panel."""
+  pixels = _shown(run, image)
+  panels = run.panels(image)
+  tiles = {name: overlay(pixels, panel.values) if panel.kind == 'heatmap'
+           else Image.fromarray(_shown(run, panel.values)) for name, panel in panels.items()}
+  heatmaps = any(panel.kind == 'heatmap' for panel in panels.values())
+  grid = figures.Grid(prediction_title(run, image), ('input', *tiles),
+                      (('', (pixels, *map(np.asarray, tiles.values()))),),
+                      'heatmap / its maximum' if heatmaps else None)
+  return tiles, grid
+
+
+def cam_figures(run: TrainedRun, image: np.ndarray) -> dict[str, figures.Grid]:
+  """Grad-CAM of each head the method explains over one image [size, size, 3] (or over
+  the panel the head sees), by file name: `cam_<head>` each, and `cams`: the input, then
+  every head's map, each headed with the head's predicted class."""
+  pixels = _shown(run, image)
+  panels = run.panels(image)
+  bar = "Grad-CAM / the map's maximum"
+  grids, tiles, titles = {}, [], []
+  for cam in run.class_activation_maps(image):
+    head, over = cam.target.head, cam.target.over
+    under = pixels if over is None else _shown(run, panels[over].values)
+    tile = np.asarray(overlay(under, cam.values))
+    prediction = f'{run.class_names[cam.predicted]} ({cam.probability:.0%})'
+    grids[f'cam_{head}'] = figures.Grid(f'Grad-CAM, head {head}', (f'predicted: {prediction}',),
+                                        ((f'over {over or "input"}', (tile,)),), bar)
+    tiles.append(tile)
+    titles.append(f'{head}: {prediction}')
+  if grids:
+    grids['cams'] = figures.Grid(prediction_title(run, image), ('input', *titles),
+                                 (('Grad-CAM', (pixels, *tiles)),), bar)
+  return grids
+
+
+def _write(output: str, images: dict[str, Image.Image], grids: dict[str, figures.Grid]
+           ) -> list[str]:
+  """Saves `<name>.png` of every image, then of every grid, in `output`; returns the paths."""
+  os.makedirs(output, exist_ok=True)
+  paths = []
+  for name, image in images.items():
+    paths.append(os.path.join(output, f'{name}.png'))
+    image.save(paths[-1])
+  for name, grid in grids.items():
+    paths.append(os.path.join(output, f'{name}.png'))
+    figures.save(figures.grid_figure(grid), paths[-1])
+  return paths
+
+
+def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int]],
+              output: str) -> list[str]:
+  """Writes the attention PNGs of the image file at `image_path` (see the module docstring);
+  returns their paths, `grid.png` last."""
+  tiles, grid = attention_figures(run, read_image(run, image_path), queries)
+  return _write(output, tiles, {'grid': grid})
 
 
 def visualize_panels(run: TrainedRun, image: np.ndarray, output: str) -> list[str]:
-  """Writes the method's panels of `image` (see the module docstring); returns their paths."""
-  size = max(run.config.image_size, MIN_DISPLAY_SIZE)
-  transform = augmentation(run.config.data)
-  shown = lambda array: Image.fromarray(to_pixels(array, transform)).resize(
-      (size, size), Image.Resampling.BILINEAR)
-  pixels = np.asarray(shown(image))
-  panels = {name: overlay(pixels, panel.values) if panel.kind == 'heatmap'
-            else shown(panel.values) for name, panel in run.panels(image).items()}
-  os.makedirs(output, exist_ok=True)
-  grid = Image.new('RGB', (size * (1 + len(panels)), size))
-  grid.paste(Image.fromarray(pixels), (0, 0))
-  written = []
-  for column, (name, panel) in enumerate(panels.items(), 1):
-    path = os.path.join(output, f'{name}.png')
-    panel.save(path)
-    written.append(path)
-    grid.paste(panel, (column * size, 0))
-  grid_path = os.path.join(output, 'grid.png')
-  grid.save(grid_path)
-  return [*written, grid_path]
+  """Writes the method's panels of `image` (see the module docstring); returns their paths,
+  `grid.png` last."""
+  tiles, grid = panel_figures(run, image)
+  return _write(output, tiles, {'grid': grid})
+
+
+def visualize_cams(run: TrainedRun, image: np.ndarray, output: str) -> list[str]:
+  """Writes the class activation maps of `image` (see the module docstring); returns their
+  paths, `cams.png` last ([] when the method explains no head)."""
+  return _write(output, {}, cam_figures(run, image))
 
 
 @exits_on_user_error
@@ -172,14 +238,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.query:
       parser.error(f'--query does not apply to {run.config.model!r}: it has no attention '
                    'maps; its method shows panels, which have no query.')
-    print('\n'.join(visualize_panels(run, image, output)))
+    print('\n'.join([*visualize_panels(run, image, output),
+                     *visualize_cams(run, image, output)]))
     return 0
   try:
     queries = ([parse_query(text, run.config.image_size) for text in args.query]
                if args.query else default_queries(run.config.image_size))
   except ValueError as error:
     parser.error(str(error))
-  print('\n'.join(visualize(run, args.image, queries, output)))
+  print('\n'.join([*visualize(run, args.image, queries, output),
+                   *visualize_cams(run, image, output)]))
   return 0
 
 

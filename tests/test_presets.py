@@ -2,12 +2,15 @@
 init, the train-mode loss of its first and last update, and the eval-mode heads. A new
 preset or method is tested here without a new test."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
 import pytest
 
 from cnl_jax import methods
+from cnl_jax.grad_cam import grad_cam
 
 NUM_CLASSES = 7
 IMAGE_SIZE = 64
@@ -43,3 +46,28 @@ def test_preset_initialises_trains_and_predicts(name):
 def test_every_preset_has_exactly_one_method():
   names = [name for method in methods.METHODS.values() for name in method.presets]
   assert len(names) == len(set(names)) == len(methods.PRESETS)
+
+
+@pytest.mark.parametrize('name', sorted(methods.PRESETS))
+def test_every_head_has_a_class_activation_map_on_its_feature_map(name):
+  """Each head's Grad-CAM (abstractly) has the grid of the feature map its target names, as
+  the model's own intermediates give it."""
+  config = ml_collections.ConfigDict({'model': name, 'method': methods.method_config(name),
+                                      'dtype': 'float32', 'model_overrides': {}})
+  method = methods.build_method(config, NUM_CLASSES)
+  image = jax.ShapeDtypeStruct((IMAGE_SIZE, IMAGE_SIZE, 3), jnp.float32)
+  images = jax.ShapeDtypeStruct((1, *image.shape), image.dtype)
+  variables = jax.eval_shape(method.init, jax.random.key(0), images)
+  targets = method.cam_targets()
+  heads = jax.eval_shape(method.predict, variables, images)
+  assert sorted(target.head for target in targets) == sorted(heads)
+  for target in targets:
+    values, logits = jax.eval_shape(lambda v, x, t=target: grad_cam(
+        functools.partial(method.predict, v), x, t), variables, image)
+    _, state = jax.eval_shape(lambda v, x, t=target: method.model.apply(
+        v, x[None], capture_intermediates=lambda module, method_name: (
+            method_name == '__call__' and module.path == t.module), mutable=['intermediates']),
+                              variables, image)
+    (feature_map,) = jax.tree.leaves(state['intermediates'])
+    assert values.shape == feature_map.shape[1:3] and min(values.shape) >= 2, target
+    assert target.image_index < feature_map.shape[0] and logits.shape == (NUM_CLASSES,)

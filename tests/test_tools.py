@@ -12,7 +12,7 @@ from PIL import Image
 
 from cnl_jax import create_model, data, evaluate, predict, training, visualize
 from cnl_jax.data.sources import prepared_builder
-from cnl_jax.trained_run import TrainedRun, load_run
+from cnl_jax.trained_run import TrainedRun, load_run, read_image
 from cnl_jax.training.run_config import load_run_config
 from runs import small_config
 
@@ -123,9 +123,11 @@ def test_evaluate_matches_the_training_eval(run, run_dir, tmp_path, capsys):
   assert sum(int(row.split(',')[-1]) for row in pairs) == metrics['count'] - sum(correct)
   with Image.open(output / 'confusion_matrix.png') as image:
     image.verify()
-  with Image.open(output / 'confusion_matrix.png') as image:
-    cell = evaluate._MATRIX_IMAGE_WIDTH // num_classes  # pylint: disable=protected-access
-    assert image.size == (cell * num_classes, cell * num_classes)
+  axis, _ = evaluate.confusion_matrix_figure(run, np.eye(num_classes, dtype=int), metrics).axes
+  assert [label.get_text() for label in axis.get_yticklabels()] == list(run.class_names)
+  assert (axis.get_xlabel(), axis.get_ylabel()) == ('predicted class', 'true class')
+  assert axis.get_title() == (f'synthetic, test split: top-1 {metrics["top1"]:.1%} of '
+                              f'{metrics["count"]} images')
 
 
 def test_confusion_matrix_and_pairs():
@@ -135,13 +137,14 @@ def test_confusion_matrix_and_pairs():
   assert evaluate.confused_pairs(matrix) == [(2, 0, 2), (0, 1, 1), (2, 1, 1)]
 
 
-def _assert_pngs(paths, size, columns, rows):
+def _assert_pngs(paths, size):
+  """Valid PNGs; the tiles (not the matplotlib figures) at the display size."""
   for path in paths:
     with Image.open(path) as image:
       image.verify()
     with Image.open(path) as image:
-      expected = (size * columns, size * rows) if path.endswith('grid.png') else (size, size)
-      assert image.format == 'PNG' and image.size == expected
+      figure = os.path.basename(path) in ('grid.png', 'cams.png', 'cam_logits.png')
+      assert image.format == 'PNG' and (figure or image.size == (size, size))
 
 
 def test_visualize_cnl(run_dir, image_files, tmp_path, capsys):
@@ -151,9 +154,9 @@ def test_visualize_cnl(run_dir, image_files, tmp_path, capsys):
                          '--output', str(output)]) == 0
   paths = capsys.readouterr().out.split()
   assert sorted(os.path.basename(path) for path in paths) == [
-      'cnl_attention_0_q16_16.png', 'cnl_attention_0_q3_30.png',
+      'cam_logits.png', 'cams.png', 'cnl_attention_0_q16_16.png', 'cnl_attention_0_q3_30.png',
       'cnl_attention_1_q16_16.png', 'cnl_attention_1_q3_30.png', 'grid.png']
-  _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE, columns=3, rows=2)
+  _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE)
   assert visualize.main(['--workdir', str(run_dir), '--image',
                          str(image_files / 'broken.jpg')]) == 1
   assert 'broken.jpg: not a readable image' in capsys.readouterr().err
@@ -177,7 +180,26 @@ def test_visualize_nl_model(nl_run, image_files, tmp_path):
   paths = visualize.visualize(nl_run, str(image_files / '1.jpg'), queries, str(tmp_path))
   names = {os.path.basename(path).split('_q')[0] for path in paths[:-1]}
   assert names == {'res3_1_nonlocal_attention', 'res4_1_nonlocal_attention'}
-  _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE, columns=3, rows=len(queries))
+  _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE)
+
+
+def test_grids_head_their_columns_and_name_the_predicted_class(run, nl_run, image_files):
+  """grid.png: the input, then each response layer (CNL) or NL block, a row per query,
+  titled with the predicted class; cams.png: the input, then the head's Grad-CAM."""
+  image = read_image(run, str(image_files / '0.jpg'))
+  predicted = run.class_names[int(np.argmax(run.logits(image[None])[0]))]
+  _, grid = visualize.attention_figures(run, image, [(3, 30), (16, 16)])
+  assert grid.column_titles == ('input', 'CNL response res3_1', 'CNL response res4_1')
+  assert [label for label, _ in grid.rows] == ['query (3, 30)', 'query (16, 16)']
+  assert grid.title.startswith(f'predicted: {predicted} (') and grid.colour_bar
+  _, nl_grid = visualize.attention_figures(nl_run, image, [(3, 30)])
+  assert nl_grid.column_titles == ('input', 'NL block after res3_1', 'NL block after res4_1')
+  grids = visualize.cam_figures(run, image)
+  assert list(grids) == ['cam_logits', 'cams']
+  assert grids['cams'].column_titles[0] == 'input'
+  assert grids['cams'].column_titles[1].startswith(f'logits: {predicted} (')
+  (_, (tile,)), = grids['cam_logits'].rows
+  assert tile.shape == (visualize.MIN_DISPLAY_SIZE,) * 2 + (3,)
 
 
 def test_attention_rows_are_distributions(run, nl_run):

@@ -110,10 +110,16 @@ class Method:
     del variables, image
     return {}
 
+  def attention_titles(self) -> dict[str, str]:
+    """Column titles of the attention maps `cnl_jax.visualize` shows, by map name; the
+    names themselves by default."""
+    return {}
+
   def cam_targets(self) -> tuple[CamTarget, ...]:
-    """Which feature map Grad-CAM reads for each head `cnl_jax.visualize` explains: the
-    last convolutional stage for a one-head network, each head's own input for several."""
-    raise NotImplementedError(f'Method {self.name!r} does not say where Grad-CAM reads.')
+    """The heads `cnl_jax.visualize` explains with Grad-CAM and the feature map each reads:
+    the last convolutional stage for a one-head network, each head's own input for several;
+    none by default."""
+    return ()
 
 
 def cross_entropy_metrics(logits: jax.Array, labels: jax.Array, prefix: str = ''

@@ -54,6 +54,10 @@ class Classification(Method):
       return {'': 'mobilenet_v2'}
     return {}
 
+  def attention_titles(self) -> dict[str, str]:
+    """Each CNL map's response layer, each NL block's place (ResNet; MobileNetV2 has none)."""
+    return self.model.attention_titles() if isinstance(self.model, ResNet) else {}
+
   def cam_targets(self) -> tuple[CamTarget, ...]:
     """The one head on the last convolutional stage (ResNet: after any NL or CNL block
     there; MobileNetV2: its last conv)."""

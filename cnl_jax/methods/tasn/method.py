@@ -98,6 +98,7 @@ class TASNMethod(Method):
     (the part net sees the detail images, then the structure images)."""
     part_net = ('part_net', block_specs(self.model.part_depth)[-1].name)
     return (CamTarget('attention', ('dilated_conv2',)),
-            *(CamTarget(head, part_net, 0, 'detail_image') for head in ('part', 'part_shared')),
-            *(CamTarget(head, part_net, 1, 'structure_image')
+            *(CamTarget(head, part_net, image_index=0, over='detail_image')
+              for head in ('part', 'part_shared')),
+            *(CamTarget(head, part_net, image_index=1, over='structure_image')
               for head in ('master', 'master_shared')))
