@@ -11,7 +11,8 @@ on its own (`python lite.py predict ...`).
 
 The transform is the training code's eval transform (cnl_jax.data.pipeline.eval_image)
 written in NumPy: the centre window that resize-then-crop keeps, a bilinear resize of it to
-image_size (antialiased when it shrinks, as tf.image.resize does), then (x - mean) / std.
+image_size (antialiased when it shrinks, as tf.image.resize does), then (x / 255 - mean) / std
+with the run's mean and std (0-1 scale).
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def eval_transform(pixels: np.ndarray, preprocessing: dict[str, Any]) -> np.ndar
   rows = resize_weights(height, size, antialias)
   cols = resize_weights(width, size, antialias)
   image = np.einsum('yh,hwc,xw->yxc', rows, window, cols, optimize=True)
-  scale = np.float32(1) / np.array(preprocessing['std_rgb'], np.float32)
-  return image * scale - np.array(preprocessing['mean_rgb'], np.float32) * scale
+  std = np.array(preprocessing['std_rgb'], np.float32)
+  mean = np.array(preprocessing['mean_rgb'], np.float32)
+  return image * (np.float32(1) / (255 * std)) - mean / std  # the pipeline's multiply-add
 
 
 def read_image(path: str, preprocessing: dict[str, Any]) -> np.ndarray:

@@ -15,6 +15,7 @@ from cnl_jax import create_model, data, lite, predict, training
 from cnl_jax.data.sources import prepared_builder
 from cnl_jax.export import __main__ as export_cli
 from cnl_jax.export import exporter, onnx, source, tflite
+from cnl_jax.methods import method_config
 from conftest import randomize
 from configs import demo
 from runs import small_config
@@ -26,6 +27,7 @@ PRESETS = {
     'mobilenet_v2': (dict(width_multiplier=0.25), 32),
     'rmg_pmsi_mobilenetv2': (dict(width_multiplier=0.25, smooth_inner_features=16,
                                   features=32, classifier_features=16), 32),
+    'pmg_resnet50': (dict(depth=18, width=8, feature_size=16), 64),
 }
 NUM_CLASSES = 5
 FLOAT32_TOLERANCE = 1e-4  # max |export - JAX| / max |JAX|
@@ -50,6 +52,7 @@ def preset_source(name):
   overrides, size = PRESETS[name]
   config = demo.get_config()
   config.model, config.image_size, config.eval_resize = name, size, size + size // 8
+  config.method = method_config(name)
   config.model_overrides = overrides
   model = create_model(name, NUM_CLASSES, **overrides)
   # Shapes only (nothing compiled), then every parameter and BN statistic drawn at random.
@@ -108,12 +111,13 @@ def test_tasn_cannot_be_converted_and_the_error_names_the_op():
   # README, "Deploy": the sampler's sort and binary search have no TFLite lowering.
   config = demo.get_config()
   config.model, config.image_size, config.eval_resize = 'tasn_resnet50', 40, 46
+  config.method = method_config('tasn_resnet50')
   config.model_overrides = dict(sample_size=32, attention_width=4, part_depth=18, part_width=4)
   model = create_model('tasn_resnet50', NUM_CLASSES, **config.model_overrides)
   variables = jax.tree.map(lambda leaf: np.ones(leaf.shape, leaf.dtype), jax.eval_shape(
       lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, 40, 40, 3)), train=False)))
   tasn = source.source_from_config(config, [str(i) for i in range(NUM_CLASSES)], variables)
-  with pytest.raises(tflite.ConversionError, match='attention_sampler.py.*failed to legalize'):
+  with pytest.raises(tflite.ConversionError, match='tasn/sampler.py.*failed to legalize'):
     exporter.model_bytes(tasn, 'tflite')
 
 
@@ -174,7 +178,8 @@ def test_metadata_makes_the_file_self_sufficient(run_dir, capsys):
   assert fields['input']['shape'] == [4, 32, 32, 3] and fields['head'] == 'logits'
   assert fields['preprocessing'] == {
       'image_size': 32, 'eval_resize': 36, 'resize_mode': 'short_side',
-      'mean_rgb': list(data.pipeline.MEAN_RGB), 'std_rgb': list(data.pipeline.STDDEV_RGB),
+      'mean_rgb': list(data.config.IMAGENET_MEAN_RGB),
+      'std_rgb': list(data.config.IMAGENET_STD_RGB),
       'pixels': fields['preprocessing']['pixels']}
 
 

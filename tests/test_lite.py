@@ -10,7 +10,8 @@ from PIL import Image
 
 from cnl_jax import lite
 from cnl_jax.data.image_files import read_eval_image
-from cnl_jax.data.pipeline import MEAN_RGB, STDDEV_RGB
+from cnl_jax.data.config import (IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, augmentation,
+                                 default_data_config)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,7 +46,13 @@ def image(height, width, seed):
 
 def preprocessing(image_size, eval_resize, resize_mode):
   return dict(image_size=image_size, eval_resize=eval_resize, resize_mode=resize_mode,
-              mean_rgb=list(MEAN_RGB), std_rgb=list(STDDEV_RGB))
+              mean_rgb=list(IMAGENET_MEAN_RGB), std_rgb=list(IMAGENET_STD_RGB))
+
+
+def transform(resize_mode):
+  config = default_data_config()
+  config.resize_mode = resize_mode
+  return augmentation(config)
 
 
 @pytest.mark.parametrize('height,width,image_size,eval_resize,resize_mode', SHAPES)
@@ -53,7 +60,7 @@ def test_eval_transform_equals_the_training_code(height, width, image_size, eval
                                                  resize_mode, tmp_path):
   path = str(tmp_path / 'image.png')
   Image.fromarray(image(height, width, seed=height)).save(path)
-  expected = read_eval_image(path, image_size, eval_resize, 'float32', resize_mode)
+  expected = read_eval_image(path, image_size, eval_resize, 'float32', transform(resize_mode))
   got = lite.read_image(path, preprocessing(image_size, eval_resize, resize_mode))
   assert got.shape == expected.shape == (image_size, image_size, 3)
   np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -66,9 +73,9 @@ def test_jpeg_differs_only_by_the_decoders_idct(height, width, image_size, eval_
   # pixels differ by a few levels, nowhere by more (README, "Deploy").
   path = str(tmp_path / 'image.jpg')
   Image.fromarray(image(height, width, seed=height)).save(path, quality=90)
-  expected = read_eval_image(path, image_size, eval_resize, 'float32', resize_mode)
+  expected = read_eval_image(path, image_size, eval_resize, 'float32', transform(resize_mode))
   got = lite.read_image(path, preprocessing(image_size, eval_resize, resize_mode))
-  levels = np.abs(got - expected) * np.array(STDDEV_RGB)  # back to 0-255 pixel levels
+  levels = np.abs(got - expected) * 255 * np.array(IMAGENET_STD_RGB)  # back to pixel levels
   assert levels.mean() < 1.5 and levels.max() <= 8.0
 
 

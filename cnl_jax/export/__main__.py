@@ -59,7 +59,7 @@ def _calibration(export_source: source.ExportSource, args: argparse.Namespace) -
     images = []
     for path in paths:
       try:
-        images.append(source.image_file(path, export_source.preprocessing))
+        images.append(source.image_file(path, export_source.config))
       except source.unreadable_image_error():
         pass
     where = ' '.join(args.calibration_images)

@@ -22,7 +22,7 @@ PredictFn = Callable[[Any, jax.Array], jax.Array]
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
   """The eval transform: resize to eval_resize as resize_mode says, center-crop image_size,
-  then (pixel - mean_rgb) / std_rgb on 0-255 pixels."""
+  then (pixel / 255 - mean_rgb) / std_rgb (the data config's, on the 0-1 scale)."""
   image_size: int
   eval_resize: int
   resize_mode: str
@@ -67,12 +67,12 @@ def source_from_config(config: ml_collections.ConfigDict, class_names: Sequence[
   """The export of `variables` under the model and eval transform that `config` names."""
   # pylint: disable=import-outside-toplevel
   from cnl_jax.data.config import augmentation
-  from cnl_jax.data.pipeline import MEAN_RGB, STDDEV_RGB
-  from cnl_jax.training.loop import build_method
+  from cnl_jax.methods import build_method
   method = build_method(_float32(config), len(class_names))
   head = method.reported_head
-  preprocessing = Preprocessing(config.image_size, config.eval_resize,
-                                augmentation(config.data).resize_mode, MEAN_RGB, STDDEV_RGB)
+  transform = augmentation(config.data)
+  preprocessing = Preprocessing(config.image_size, config.eval_resize, transform.resize_mode,
+                                transform.mean_rgb, transform.std_rgb)
   return ExportSource(config.model, head,
                       lambda variables, images: method.predict(variables, images)[head],
                       variables, tuple(class_names), preprocessing, config, step)
@@ -102,23 +102,26 @@ def training_images(config: ml_collections.ConfigDict, count: int) -> np.ndarray
   builder = prepared_builder(config.data)
   split = config.data.train_split
   stride = max(1, builder.info.splits[split].num_examples // count)
-  resize_mode = augmentation(config.data).resize_mode
+  transform = augmentation(config.data)
   examples = (builder.as_dataset(split=split, decoders={'image': tfds.decode.SkipDecoding()},
                                  shuffle_files=False)
               .enumerate().filter(lambda index, _: index % stride == 0).take(count)
               .map(lambda _, example: eval_image(example['image'], config.image_size,
-                                                 config.eval_resize, tf.float32, resize_mode)))
+                                                 config.eval_resize, tf.float32, transform)))
   return np.stack(list(examples.as_numpy_iterator()))
 
 
-def image_file(path: str, preprocessing: Preprocessing) -> np.ndarray:
-  """The image file at `path` through the eval transform: [size, size, 3] float32."""
-  from cnl_jax.data.image_files import read_eval_image  # pylint: disable=import-outside-toplevel
-  return read_eval_image(path, preprocessing.image_size, preprocessing.eval_resize, 'float32',
-                         preprocessing.resize_mode)
+def image_file(path: str, config: ml_collections.ConfigDict) -> np.ndarray:
+  """The image file at `path` through the run's eval transform: [size, size, 3] float32."""
+  # pylint: disable=import-outside-toplevel
+  from cnl_jax.data.config import augmentation
+  from cnl_jax.data.image_files import read_eval_image
+  return read_eval_image(path, config.image_size, config.eval_resize, 'float32',
+                         augmentation(config.data))
 
 
 def unreadable_image_error() -> type[Exception]:
   """The error `image_file` raises for a file that is not an image."""
-  from cnl_jax.data.image_files import UnreadableImageError  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel
+  from cnl_jax.data.image_files import UnreadableImageError
   return UnreadableImageError
