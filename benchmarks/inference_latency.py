@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmarks.input_pipeline import command_line, machine, update_section
 from benchmarks.train_throughput import timed_calls
-from cnl_jax.models import create_model
+from cnl_jax.methods import create_model
 from cnl_jax.summary import count_macs
 
 # (label, preset, overrides): the released RMG-PMSI, its stride-2 variant, and references.

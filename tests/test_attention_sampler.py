@@ -1,5 +1,7 @@
 """TASN's sampler and trilinear attention against plain resizes and NumPy references."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -133,3 +135,30 @@ def test_trilinear_attention_equals_numpy_reference_and_is_non_negative(rng):
   np.testing.assert_allclose(maps, numpy_trilinear_attention(features, 7.0), rtol=1e-5,
                              atol=1e-6)
   assert np.all(maps >= 0)
+
+
+def test_comparison_search_equals_jnp_interp(rng):
+  # The sampler's bin search is written as comparisons for TFLite; it must be jnp.interp.
+  for length in (3, 17, 56):
+    density = rng.rand(4, length).astype(np.float32)
+    density[:, rng.rand(length) < 0.3] = 0  # flat steps of the cdf
+    cdf = np.cumsum(density, axis=-1)
+    targets = (rng.rand(4, 29) * 1.2 - 0.1).astype(np.float32) * cdf[:, -1:]
+    targets[:, :3] = cdf[:, :3]  # exactly on a step
+    expected = jax.vmap(lambda t, c: jnp.interp(t, c, jnp.arange(length, dtype=c.dtype)))(
+        targets, cdf)
+    np.testing.assert_array_equal(jax.vmap(sampler._interp_positions)(targets, cdf),
+                                  expected)
+
+
+@pytest.mark.parametrize('channels', [1, 7, 40])
+def test_comparison_ranking_equals_a_stable_argsort(rng, channels):
+  maps = rng.randint(0, 3, (3, 2, 2, channels)).astype(np.float32)  # many equal sums
+  sums = maps.sum(axis=(1, 2))
+  order = np.argsort(sums, axis=-1, kind='stable')
+  ranked = np.take_along_axis(sums, order, axis=-1)
+  first = np.concatenate([np.ones_like(ranked[:, :1], bool), ranked[:, 1:] != ranked[:, :-1]],
+                         axis=-1)
+  got_order, got_first = sampler._sorted_first_occurrences(maps)
+  np.testing.assert_array_equal(got_order, order)
+  np.testing.assert_array_equal(got_first, first)

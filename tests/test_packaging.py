@@ -29,7 +29,8 @@ CORE_PYTHON = 'CNL_JAX_CORE_PYTHON'
 # is `import cnl_jax` and all that it imports; a module in no part needs `data`, the clone's
 # full runtime.
 PART_EXTRAS = {'cnl_jax.training': ('train',), 'cnl_jax.pretrained': ('train',),
-               'cnl_jax.data': ('data',)}
+               'cnl_jax.data': ('data',), 'cnl_jax.export': ('export',),
+               'cnl_jax.lite': ('export',)}
 OTHERS_EXTRAS = ('data',)
 # Imported only for a file format its users bring (.pth weights, torchvision's MobileNetV2).
 OPTIONAL = {'torch'}
@@ -88,7 +89,7 @@ def test_wheel_metadata_lists_the_declared_dependencies(wheel):
     listed.append(_key(requirement, extra and extra.group(1)))
   assert sorted(listed, key=repr) == sorted(declared, key=repr)
   assert set(metadata.get_all('Provides-Extra')) == set(PROJECT['optional-dependencies'])
-  assert {'train', 'data', 'test', 'cuda'} <= set(PROJECT['optional-dependencies'])
+  assert {'train', 'data', 'export', 'test', 'cuda'} <= set(PROJECT['optional-dependencies'])
   assert {canonicalize_name(r.name) for r in _requirements(PROJECT['dependencies'])} == {
       'jax', 'flax', 'numpy', 'optax', 'ml-collections'}
   # Every package of the source tree is in the wheel.
@@ -106,7 +107,8 @@ def test_each_version_is_decided_in_one_place():
   assert [str(r) for r in _requirements(PROJECT['optional-dependencies']['cuda'])] == [
       'jax[cuda12]']
   # The requirement files are aliases of extras, with no versions of their own.
-  for path, extra in (('requirements.txt', 'data'), ('requirements-test.txt', 'test')):
+  for path, extra in (('requirements.txt', 'data'), ('requirements-test.txt', 'test'),
+                      ('requirements-export.txt', 'export')):
     lines = [line.strip() for line in (ROOT / path).read_text().splitlines()]
     assert [line for line in lines if line and not line.startswith('#')] == [f'-e .[{extra}]']
 

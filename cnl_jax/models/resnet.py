@@ -188,7 +188,9 @@ class ResNet(nn.Module):
                 kernel_init=kaiming_fan_out_init, name='stem_conv',
                 **common)(images.astype(self.dtype))
     x = nn.relu(BatchNorm(use_running_average=not train, name='stem_bn', **common)(x))
-    x = nn.max_pool(x, (3, 3), (2, 2), padding=torch_padding(3))
+    # Zero padding, not max_pool's -inf: the same result after the ReLU, and a range that
+    # int8 post-training quantization can represent (cnl_jax.export).
+    x = nn.max_pool(jnp.pad(x, ((0, 0), *torch_padding(3), (0, 0))), (3, 3), (2, 2))
     features['stem'] = x
     streams = {}  # what each block hands to the next, after any attention attached to it
     block = ARCHITECTURES[self.depth].block

@@ -19,6 +19,7 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Dedup = Literal['released', 'fixed', 'none']
 
@@ -75,11 +76,18 @@ def _sorted_first_occurrences(maps: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Channel order by map sum [batch, C] and, in that order, whether each is the first of its
   sum [batch, C]: channels with equal sums count as duplicates (zero channels of X give
   identical maps)."""
+  # A stable argsort written as comparisons (TFLite has no sort, and C is at most a few
+  # thousand): channel j goes to rank #{i: s_i < s_j} + #{i < j: s_i = s_j}.
   sums = jnp.sum(maps, axis=(1, 2))
-  order = jnp.argsort(sums, axis=-1, stable=True)
-  sorted_sums = jnp.take_along_axis(sums, order, axis=-1)
-  first = jnp.concatenate([jnp.ones_like(sorted_sums[:, :1], bool),
-                           sorted_sums[:, 1:] != sorted_sums[:, :-1]], axis=-1)
+  channels = jnp.arange(sums.shape[-1])
+  earlier = channels[None, :] < channels[:, None]  # [j, i]: i before j
+  equal = sums[:, None, :] == sums[:, :, None]  # [batch, j, i]
+  repeats = jnp.any(equal & earlier, axis=-1)  # [batch, j]: an earlier channel has its sum
+  rank = (jnp.sum(sums[:, None, :] < sums[:, :, None], axis=-1)
+          + jnp.sum(equal & earlier, axis=-1))
+  at_rank = rank[:, None, :] == channels[None, :, None]  # [batch, k, j]: j has rank k
+  order = jnp.sum(jnp.where(at_rank, channels, 0), axis=-1)
+  first = jnp.any(at_rank & ~repeats[:, None, :], axis=-1)
   return order, first
 
 
@@ -155,11 +163,29 @@ def _inverse_cdf(density: jax.Array, output_size: int, released_cdf: bool) -> ja
   """
   length = density.shape[-1]
   first = 1.0 if released_cdf else 0.0
-  cdf = jnp.cumsum(density.at[:, 0].set(first), axis=-1)
+  # density with its first entry replaced (a concatenation: ONNX has no translation of
+  # TFLite's scatter).
+  cdf = jnp.cumsum(jnp.concatenate([jnp.full_like(density[:, :1], first), density[:, 1:]],
+                                   axis=-1), axis=-1)
   steps = output_size if released_cdf else max(output_size - 1, 1)
   targets = jnp.arange(output_size, dtype=density.dtype)[None] * cdf[:, -1:] / steps
-  return jax.vmap(lambda t, c: jnp.interp(t, c, jnp.arange(length, dtype=density.dtype)))(
-      targets, cdf)
+  return jax.vmap(_interp_positions)(targets, cdf)
+
+
+def _interp_positions(targets: jax.Array, cdf: jax.Array) -> jax.Array:
+  """`jnp.interp(targets, cdf, arange(L))`, with the bin search written as plain comparisons:
+  jnp.searchsorted lowers to a loop with an integer division or to total-order compares,
+  neither of which TFLite can convert, and L is a few hundred, so comparing all is cheap."""
+  length = cdf.shape[-1]
+  # searchsorted(cdf, targets, side='right'): the count of cdf values <= each target.
+  upper = jnp.clip(jnp.sum(cdf[None, :] <= targets[:, None], axis=-1), 1, length - 1)
+  low, high = cdf[upper - 1], cdf[upper]
+  step = high - low
+  flat = jnp.abs(step) <= np.spacing(np.finfo(cdf.dtype).eps)  # as jnp.interp: no NaN
+  positions = (upper - 1).astype(cdf.dtype) + jnp.where(
+      flat, 0, (targets - low) / jnp.where(flat, 1, step))
+  positions = jnp.where(targets < cdf[0], 0, positions)
+  return jnp.where(targets > cdf[-1], length - 1, positions)
 
 
 def sampling_grid(attention_map: jax.Array, output_size: int, density_cap: float = 4.0,
