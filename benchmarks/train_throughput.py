@@ -127,9 +127,9 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
     state, metrics = train_step(state, inputs)
     return state, metrics
 
-  train_seconds = timed_calls(train, warmup, steps_timed)
-  eval_seconds = timed_calls(lambda: eval_step(state.variables, eval_batch), warmup,
-                             steps_timed)
+  train_seconds = timed_calls(train, warmup if steps_timed else 0, steps_timed)
+  eval_seconds = timed_calls(lambda: eval_step(state.variables, eval_batch),
+                             warmup if steps_timed else 0, steps_timed)
   return Result(name, dtype, batch_size, image_size,
                 [batch_size / s for s in train_seconds], [batch_size / s for s in eval_seconds],
                 (train_compile, eval_compile), step_bytes, _peak_bytes(jax.devices()[0]),
@@ -203,6 +203,8 @@ def benchmark_torch_resnet50(*, num_classes: int, image_size: int, batch_size: i
 
 
 def _cell(values: Sequence[float], digits: int = 1) -> str:
+  if not values:
+    return 'not run'
   return (f'{np.median(values):.{digits}f} ({min(values):.{digits}f}-'
           f'{max(values):.{digits}f})')
 
@@ -223,7 +225,7 @@ def table(results: Sequence[Result], peak_flops: float | None) -> str:
   for result in results:
     compile_cell = ('eager' if result.compile_seconds is None
                     else '{:.1f} / {:.1f}'.format(*result.compile_seconds))
-    if result.train_flops_per_image is None:
+    if result.train_flops_per_image is None or not result.train_rates:
       flops_cell = utilisation = 'n/a'
     else:
       flops = float(np.median(result.train_rates)) * result.train_flops_per_image
@@ -264,7 +266,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                       help='ResNet blocks kept (off) or recomputed in the backward pass (on)')
   parser.add_argument('--num-classes', type=int, default=200)
   parser.add_argument('--warmup', type=int, default=2, help='untimed steps after compiling')
-  parser.add_argument('--steps', type=int, default=10, help='timed steps per measurement')
+  parser.add_argument('--steps', type=int, default=10,
+                      help='timed steps per measurement; 0 compiles only (memory, compile s)')
   parser.add_argument('--peak-tflops', type=float,
                       help='dense bf16 peak per device; known GPUs are looked up')
   parser.add_argument('--input-pipeline', action='store_true',
@@ -313,8 +316,10 @@ def main(argv: Sequence[str] | None = None) -> None:
       f'`{command}`\n\n'
       f'Machine: {machine_description}; jax {jax.__version__}, {jax.device_count()} x '
       f'{device.device_kind} ({device.platform}). Inputs: {feed}; {args.num_classes} classes. '
-      f'Images/s: median (range) of {args.steps} single steps, each waited for, after '
-      f'{args.warmup} warm-up steps; compilation (lower + compile) is timed apart. Train '
+      + (f'Images/s: median (range) of {args.steps} single steps, each waited for, after '
+         f'{args.warmup} warm-up steps; compilation (lower + compile) is timed apart. '
+         if args.steps else 'Compiled only (`--steps 0`): no step was run, so no images/s. ')
+      + 'Train '
       'FLOPs per image = 3 x forward multiply-accumulates (conv, fc and attention, '
       '`cnl_jax.summary`) x 2. Peak device memory is the running peak of the process '
       '(n/a where the device reports none).\n\n'
@@ -325,8 +330,11 @@ def main(argv: Sequence[str] | None = None) -> None:
          'micro-batch instead of the whole batch.\n\n' if accumulating else '')
       + ('These are CPU figures at settings small enough for a few minutes on this machine: '
          'they compare the models and the torchvision reference with each other, not what a '
-         'GPU does (GPU figures are pending a GPU run).\n\n' if device.platform == 'cpu'
-         else '')
+         'GPU does (GPU figures are pending a GPU run).\n\n'
+         if device.platform == 'cpu' and args.steps else '')
+      + ("The memory column is XLA:CPU's buffer plan; a GPU's compiler makes its own, so the "
+         'ratios between rows are what carries over.\n\n'
+         if device.platform == 'cpu' and not args.steps else '')
       + table(results, peak_flops))
   print(section)
   if args.update:

@@ -34,3 +34,17 @@ def test_torch_reference_runs():
   result = train_throughput.benchmark_torch_resnet50(
       num_classes=4, image_size=32, batch_size=2, dtype='float32', warmup=1, steps_timed=1)
   assert result.compile_seconds is None and min(result.train_rates) > 0
+
+
+def test_compile_only_reports_the_memory_that_accumulation_saves():
+  def compiled(grad_accum_steps):
+    return train_throughput.benchmark_model(
+        'resnet18_2cnl', num_classes=4, image_size=64, batch_size=8, dtype='float32',
+        warmup=1, steps_timed=0, grad_accum_steps=grad_accum_steps, width=8,
+        cnl_inner_features=16)
+  whole, accumulated = compiled(1), compiled(4)
+  assert whole.train_rates == whole.eval_rates == []
+  # One micro-batch's activations are live at a time, not the whole batch's.
+  assert accumulated.step_bytes < 0.8 * whole.step_bytes
+  row = train_throughput.table([whole], None).splitlines()[-1]
+  assert '| not run | not run |' in row and '| n/a | n/a |' in row
