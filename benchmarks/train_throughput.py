@@ -127,9 +127,10 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
     state, metrics = train_step(state, inputs)
     return state, metrics
 
-  train_seconds = timed_calls(train, warmup if steps_timed else 0, steps_timed)
-  eval_seconds = timed_calls(lambda: eval_step(state.variables, eval_batch),
-                             warmup if steps_timed else 0, steps_timed)
+  warmup = warmup if steps_timed else 0  # compile only: no step is run
+  train_seconds = timed_calls(train, warmup, steps_timed)
+  eval_seconds = timed_calls(lambda: eval_step(state.variables, eval_batch), warmup,
+                             steps_timed)
   return Result(name, dtype, batch_size, image_size,
                 [batch_size / s for s in train_seconds], [batch_size / s for s in eval_seconds],
                 (train_compile, eval_compile), step_bytes, _peak_bytes(jax.devices()[0]),

@@ -16,7 +16,8 @@ def get_config():
   # The paper's CNL equation, not the released reshape the dataset configs train: that one
   # views the attended values [positions, d] as [d, height, width], scrambling where each
   # value lands, and a small model from scratch finds the 64 px set's small details less
-  # reliably with it (20 epochs, seeds 0-2: 72.2-76.8% released against 86.2-95.2% paper).
+  # reliably with it (benchmarks/demo_seeds.py, 20 epochs, seeds 0-2: 72.2-76.8% released,
+  # from the earlier recipe's sweep, against 86.2-95.2% paper).
   config.model_overrides.cnl_reshape = 'paper'
   # A trunk from scratch on 20 classes: the released head init (for a pretrained trunk and
   # 200 classes) would start the loss near 9 against ln(20) = 3 (models/resnet.py, head_std).
