@@ -172,6 +172,21 @@ class ExportedModel:
     return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)))
 
 
+def top_k_classes(paths: Sequence[str], logits: np.ndarray, class_names: Sequence[str],
+                  top_k: int) -> list[dict[str, Any]]:
+  """Per file its `top_k` classes by softmax probability of `logits` [count, num_classes]
+  (ties in index order), as both predictors print them."""
+  probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+  probabilities /= probabilities.sum(-1, keepdims=True)
+  predictions = []
+  for path, row in zip(paths, probabilities):
+    best = np.argsort(-row, kind='stable')[:top_k]
+    predictions.append({'file': path, 'top_k': [
+        {'label': int(label), 'class': class_names[label], 'probability': float(row[label])}
+        for label in best]})
+  return predictions
+
+
 def predict_files(model: ExportedModel, paths: Sequence[str], top_k: int = 5
                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
   """(predictions, errors) as `cnl_jax.predict` gives them: per readable file its `top_k`
@@ -185,23 +200,24 @@ def predict_files(model: ExportedModel, paths: Sequence[str], top_k: int = 5
       errors.append({'file': path, 'error': str(error)})
   if not images:
     return [], errors
-  logits = model.logits(np.stack(images))
-  probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-  probabilities /= probabilities.sum(-1, keepdims=True)
-  predictions = []
-  for path, row in zip(readable, probabilities):
-    best = np.argsort(-row, kind='stable')[:top_k]
-    predictions.append({'file': path, 'top_k': [
-        {'label': int(label), 'class': model.class_names[label],
-         'probability': float(row[label])} for label in best]})
-  return predictions, errors
+  return top_k_classes(readable, model.logits(np.stack(images)), model.class_names,
+                       top_k), errors
 
 
-def _print_table(predictions: list[dict[str, Any]]) -> None:
-  for prediction in predictions:
-    print(prediction['file'])
-    for rank, entry in enumerate(prediction['top_k'], 1):
-      print(f'  {rank}. {entry["probability"]:7.2%}  {entry["class"]}')
+def report(predictions: list[dict[str, Any]], errors: list[dict[str, str]],
+           as_json: bool) -> int:
+  """Prints the predictions (a table, or one JSON object) and the skipped files; returns the
+  exit status: 1 when no image could be read."""
+  if as_json:
+    print(json.dumps({'predictions': predictions, 'errors': errors}, indent=2))
+  else:
+    for prediction in predictions:
+      print(prediction['file'])
+      for rank, entry in enumerate(prediction['top_k'], 1):
+        print(f'  {rank}. {entry["probability"]:7.2%}  {entry["class"]}')
+    for error in errors:
+      print(f'skipped {error["error"]}', file=sys.stderr)
+  return 0 if predictions else 1
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -232,14 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.exit(1, f'{parser.prog}: {error}\n')
   predictions, errors = predict_files(model, image_paths(args.images),
                                       min(args.top_k, len(model.class_names)))
-  if args.json:
-    print(json.dumps({'predictions': predictions, 'errors': errors}, indent=2))
-  else:
-    _print_table(predictions)
-    for error in errors:
-      print(f'skipped {error["error"]}', file=sys.stderr)
-  return 0 if predictions else 1
-
+  return report(predictions, errors, args.json)
 
 if __name__ == '__main__':
   sys.exit(main())

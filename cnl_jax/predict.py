@@ -10,8 +10,6 @@ the exit status is 1 when no image could be read.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,19 +18,8 @@ import numpy as np
 
 from cnl_jax.data.image_files import UnreadableImageError
 from cnl_jax.errors import exits_on_user_error
+from cnl_jax.lite import image_paths, report, top_k_classes
 from cnl_jax.trained_run import TrainedRun, load_run, read_image
-
-
-def image_paths(targets: Sequence[str]) -> list[str]:
-  """Files named in `targets`, each folder replaced by its non-hidden files in sorted order."""
-  paths = []
-  for target in targets:
-    if os.path.isdir(target):
-      paths += [os.path.join(target, name) for name in sorted(os.listdir(target))
-                if not name.startswith('.') and os.path.isfile(os.path.join(target, name))]
-    else:
-      paths.append(target)
-  return paths
 
 
 def predict_files(run: TrainedRun, paths: Sequence[str], top_k: int = 5
@@ -46,25 +33,12 @@ def predict_files(run: TrainedRun, paths: Sequence[str], top_k: int = 5
       readable.append(path)
     except UnreadableImageError as error:
       errors.append({'file': path, 'error': str(error)})
-  predictions = []
   batch_size = run.config.eval_batch_size
-  for start in range(0, len(images), batch_size):
-    logits = run.logits(np.stack(images[start:start + batch_size]))
-    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-    probabilities /= probabilities.sum(-1, keepdims=True)
-    for path, row in zip(readable[start:start + batch_size], probabilities):
-      best = np.argsort(-row, kind='stable')[:top_k]
-      predictions.append({'file': path, 'top_k': [
-          {'label': int(label), 'class': run.class_names[label],
-           'probability': float(row[label])} for label in best]})
-  return predictions, errors
-
-
-def _print_table(predictions: list[dict[str, Any]]) -> None:
-  for prediction in predictions:
-    print(prediction['file'])
-    for rank, entry in enumerate(prediction['top_k'], 1):
-      print(f'  {rank}. {entry["probability"]:7.2%}  {entry["class"]}')
+  logits = [run.logits(np.stack(images[start:start + batch_size]))
+            for start in range(0, len(images), batch_size)]
+  if not logits:
+    return [], errors
+  return top_k_classes(readable, np.concatenate(logits), run.class_names, top_k), errors
 
 
 @exits_on_user_error
@@ -80,13 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   run = load_run(args.workdir)
   predictions, errors = predict_files(run, image_paths(args.images),
                                       min(args.top_k, len(run.class_names)))
-  if args.json:
-    print(json.dumps({'predictions': predictions, 'errors': errors}, indent=2))
-  else:
-    _print_table(predictions)
-    for error in errors:
-      print(f'skipped {error["error"]}', file=sys.stderr)
-  return 0 if predictions else 1
+  return report(predictions, errors, args.json)
 
 
 if __name__ == '__main__':
