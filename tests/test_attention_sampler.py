@@ -159,6 +159,18 @@ def test_comparison_ranking_equals_a_stable_argsort(rng, channels):
   ranked = np.take_along_axis(sums, order, axis=-1)
   first = np.concatenate([np.ones_like(ranked[:, :1], bool), ranked[:, 1:] != ranked[:, :-1]],
                          axis=-1)
-  got_order, got_first = sampler._sorted_first_occurrences(maps)
+  got_order, got_first, got_distinct = sampler._sorted_first_occurrences(maps)
   np.testing.assert_array_equal(got_order, order)
   np.testing.assert_array_equal(got_first, first)
+  # In channel order: the first-occurrence flags put back where the sort took them from.
+  distinct = np.zeros_like(first)
+  np.put_along_axis(distinct, order, first, axis=-1)
+  np.testing.assert_array_equal(got_distinct, distinct)
+
+
+@pytest.mark.parametrize('dedup', ['released', 'fixed', 'none'])
+def test_structure_map_has_no_sort_or_scatter(dedup):
+  # TFLite has no sort and tf2onnx no translation of TFLite's scatter: every mode exports.
+  maps = jnp.ones((2, 4, 4, 8))
+  program = str(jax.make_jaxpr(lambda m: sampler.structure_map(m, (6, 6), dedup))(maps))
+  assert 'sort' not in program and 'scatter' not in program

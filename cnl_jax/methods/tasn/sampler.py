@@ -72,10 +72,10 @@ def trilinear_attention(features: jax.Array, softmax_scale: float = 7.0) -> jax.
   return jax.lax.stop_gradient(jnp.swapaxes(maps, 1, 2).reshape(features.shape))
 
 
-def _sorted_first_occurrences(maps: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Channel order by map sum [batch, C] and, in that order, whether each is the first of its
-  sum [batch, C]: channels with equal sums count as duplicates (zero channels of X give
-  identical maps)."""
+def _sorted_first_occurrences(maps: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Channel order by map sum [batch, C]; in that order, whether each is the first of its sum
+  [batch, C]; and the same in channel order [batch, C]. Channels with equal sums count as
+  duplicates (zero channels of X give identical maps); the first is the lowest channel."""
   # A stable argsort written as comparisons (TFLite has no sort, and C is at most a few
   # thousand): channel j goes to rank #{i: s_i < s_j} + #{i < j: s_i = s_j}.
   sums = jnp.sum(maps, axis=(1, 2))
@@ -88,7 +88,7 @@ def _sorted_first_occurrences(maps: jax.Array) -> tuple[jax.Array, jax.Array]:
   at_rank = rank[:, None, :] == channels[None, :, None]  # [batch, k, j]: j has rank k
   order = jnp.sum(jnp.where(at_rank, channels, 0), axis=-1)
   first = jnp.any(at_rank & ~repeats[:, None, :], axis=-1)
-  return order, first
+  return order, first, ~repeats
 
 
 def structure_map(maps: jax.Array, size: tuple[int, int], dedup: Dedup = 'released'
@@ -100,11 +100,11 @@ def structure_map(maps: jax.Array, size: tuple[int, int], dedup: Dedup = 'releas
   ones); 'fixed' applies it to the right channels; 'none' sums every map. Squaring (released
   code: optional) stresses the strong regions.
   """
-  order, first = _sorted_first_occurrences(maps)
+  _, first, distinct = _sorted_first_occurrences(maps)
   if dedup == 'released':
     mask = first
   elif dedup == 'fixed':
-    mask = jnp.zeros_like(first).at[jnp.arange(first.shape[0])[:, None], order].set(first)
+    mask = distinct
   elif dedup == 'none':
     mask = jnp.ones_like(first)
   else:
@@ -124,7 +124,7 @@ def detail_map(maps: jax.Array, size: tuple[int, int], rng: jax.Array | None = N
   if rng is None:
     chosen = jnp.sum(maps, axis=-1)
   else:
-    order, first = _sorted_first_occurrences(maps)
+    order, first, _ = _sorted_first_occurrences(maps)
     index = jax.random.categorical(rng, jnp.where(first, 0.0, -jnp.inf), axis=-1)
     channel = jnp.take_along_axis(order, index[:, None], axis=-1)[:, 0]
     chosen = jnp.take_along_axis(maps, channel[:, None, None, None], axis=-1)[..., 0]
