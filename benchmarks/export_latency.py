@@ -5,11 +5,13 @@ Exports RMG-PMSI (both stem strides), MobileNetV2 and ResNet-50 + CNL at 448 px 
 weights and batch-norm statistics of 16 demo training images (with the initial statistics,
 MobileNetV2's activations shrink block by block to logits near 1e-9, which int8 rounds to one
 value), calibrates int8 on demo training images through the eval transform, and counts how
-often int8's top-1 differs from float32's on demo test images. Latency runs in a child
-process per thread count, pinned to that many cores (XLA sizes its pool by the cores it
-may use; LiteRT and onnxruntime are told the count).
+often int8's top-1 differs from float32's on demo test images (and, for each --workdir, on
+that trained run's whole test split). Latency runs in a child process per thread count,
+pinned to that many cores (XLA sizes its pool by the cores it may use; LiteRT and
+onnxruntime are told the count).
 
-  PYTHONPATH=. python benchmarks/export_latency.py --update BENCHMARKS.md
+  PYTHONPATH=. python benchmarks/export_latency.py --workdir runs/demo runs/rmg_demo \
+      --update BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -201,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser.add_argument('--warmup', type=int, default=2)
   parser.add_argument('--calls', type=int, default=10)
   parser.add_argument('--update', type=pathlib.Path, help='Markdown file to write results to')
-  parser.add_argument('--workdir', help='also a trained run: its int8 top-1 change')
+  parser.add_argument('--workdir', nargs='+', default=[],
+                      help='trained runs too: the int8 top-1 change of each')
   parser.add_argument('--measure-folder', type=pathlib.Path, help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   if args.measure_folder:  # the child: one thread count
@@ -214,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   with tempfile.TemporaryDirectory() as directory:
     folder = pathlib.Path(directory)
     exports = export_all(folder, args)
-    trained = trained_run_change(args.workdir, folder, args) if args.workdir else ''
+    trained = ''.join(trained_run_change(workdir, folder, args) for workdir in args.workdir)
     latency = {}
     for threads in args.threads:
       child = [sys.executable, __file__, '--measure-folder', directory, '--threads',
@@ -237,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> None:
       'export holds only their sum). int8: full-integer, calibrated on '
       f'{args.calibration_count} demo training images through the eval transform; "top-1 '
       f'changed": demo test images whose int8 top-1 differs from float32\'s (random weights '
-      'have small margins, so this says little; a trained run is the line below the table). '
+      'have small margins, so this says little; the trained runs are the lines below the '
+      'table). '
       '"scales + zero points": the int8 file\'s per-channel quantization parameters, a float32 '
       'scale and an int64 zero point (the schema\'s types) per output channel of every weight '
       'and bias.\n\n' + table(exports, latency) + '\n' + trained)
