@@ -1,10 +1,13 @@
 """Small training runs for the tests: the demo config shrunk to seconds, in or out of process."""
 
+import fcntl
 import os
 import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -73,6 +76,8 @@ class TerminalRun:
     self.pid, self._terminal = pty.fork()
     if self.pid == 0:  # the child: SIGINT as in an interactive shell (pytest may ignore it)
       signal.signal(signal.SIGINT, signal.SIG_DFL)
+      # A terminal's size (a new pseudo-terminal has 0 columns, where tqdm draws no bar).
+      fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))
       os.execve(command[0], command, env)
     self._output = []
     self._reader = threading.Thread(target=self._read, daemon=True)

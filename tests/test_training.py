@@ -103,6 +103,11 @@ def test_ctrl_c_in_a_terminal_saves_the_step_and_the_run_resumes_exactly(cache_d
   assert saved, run.output[-3000:]
   assert Checkpoints(workdir).latest_step() == int(saved.group(1)) < 64
   assert 'Traceback' not in run.output and 'Exception ignored' not in run.output
+  # Log lines print above the progress bar, each on a line of its own, not after the bar.
+  log_lines = list(re.finditer(r'[IW]\d{4} [\d:.]+ +\d+ loop\.py:\d+\]', run.output))
+  assert len(log_lines) >= 2 and '%|' in run.output  # the epoch's line, Ctrl-C's; a bar
+  for line in log_lines:
+    assert run.output[line.start() - 1] in '\r\n', run.output[line.start() - 300:line.end()]
   finish(run_main(workdir, cache_dir))
   assert_same_variables(uninterrupted, workdir)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import tqdm
+import tqdm.contrib
 from tensorboardX import SummaryWriter
 
 
@@ -45,7 +50,32 @@ def read_metrics(workdir: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in f if line.strip()]
 
 
-def progress_bar(total: int, initial: int, enabled: bool) -> tqdm.tqdm:
-  """Steps done, rate and ETA on a terminal; silent when stderr is not a terminal."""
-  return tqdm.tqdm(total=total, initial=initial, unit='step', dynamic_ncols=True,
-                   disable=None if enabled else True)
+def _stderr_handlers() -> list[logging.StreamHandler]:
+  """The root logger's handlers that write to stderr (absl's wraps a stream handler)."""
+  handlers = [getattr(handler, 'python_handler', handler)
+              for handler in logging.getLogger().handlers]
+  return [handler for handler in handlers
+          if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr]
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, initial: int, enabled: bool) -> Iterator[tqdm.tqdm]:
+  """Steps done, rate and ETA on a terminal; silent when stderr is not a terminal.
+
+  While the bar shows, log lines and anything else written to stderr print above it
+  (tqdm.write), so the bar stays one unbroken line at the bottom of the terminal.
+  """
+  with tqdm.tqdm(total=total, initial=initial, unit='step', dynamic_ncols=True,
+                 disable=None if enabled else True) as bar:
+    if bar.disable:
+      yield bar
+      return
+    above_bar = tqdm.contrib.DummyTqdmFile(sys.stderr)
+    handlers = _stderr_handlers()
+    streams = [handler.setStream(above_bar) for handler in handlers]
+    try:
+      with contextlib.redirect_stderr(above_bar):
+        yield bar
+    finally:
+      for handler, stream in zip(handlers, streams):
+        handler.setStream(stream)
