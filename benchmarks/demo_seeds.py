@@ -47,7 +47,7 @@ def summary(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--config', default='configs/demo.py')
   parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
   parser.add_argument('--output', help='JSON file for the rows and their summary')

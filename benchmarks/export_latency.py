@@ -194,7 +194,7 @@ def table(exports: dict, latency: dict[int, dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--image-size', type=int, default=448)
   parser.add_argument('--num-classes', type=int, default=200)
   parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])

@@ -135,7 +135,7 @@ def section(report: dict[str, Any], results: Sequence[train_throughput.Result],
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--dry-run', action='store_true',
                       help='tiny sizes on the CPU: checks the script, measures nothing')
   parser.add_argument('--output', type=pathlib.Path,

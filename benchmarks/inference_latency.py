@@ -76,7 +76,7 @@ def table(results: Sequence[Latency]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--image-size', type=int, default=448)
   parser.add_argument('--num-classes', type=int, default=200)
   parser.add_argument('--warmup', type=int, default=2, help='untimed calls after compiling')

@@ -92,7 +92,7 @@ def update_section(path: pathlib.Path, section: str):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--images', type=int, default=256, help='training JPEGs')
   parser.add_argument('--batch_size', type=int, default=32)
   parser.add_argument('--image_size', type=int, default=448)

@@ -249,7 +249,7 @@ def _device_peak(flag: float | None) -> float | None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--models', nargs='+',
                       default=['resnet50', 'resnet50_5nl', 'resnet50_5cnl'],
                       choices=sorted(PRESET_METHODS),

@@ -112,7 +112,7 @@ def write_report(run: TrainedRun, labels: np.ndarray, logits: np.ndarray, output
 
 @exits_on_user_error
 def main(argv: Sequence[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
   parser.add_argument('--output', help='Folder for the report (default: WORKDIR/evaluation).')
   parser.add_argument('--tta', choices=tuple(MODES),

@@ -228,7 +228,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  parser = _OneLineParser(prog='cnl_jax.lite', description=__doc__.split('\n', maxsplit=1)[0])
+  parser = _OneLineParser(prog='cnl_jax.lite', description=__doc__.split('\n\n', maxsplit=1)[0])
   commands = parser.add_subparsers(dest='command', required=True)
   predict = commands.add_parser('predict', help='Top-k classes of image files.')
   predict.add_argument('model', help='An exported .tflite or .onnx file (its .json beside it).')

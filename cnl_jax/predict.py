@@ -43,7 +43,7 @@ def predict_files(run: TrainedRun, paths: Sequence[str], top_k: int = 5
 
 @exits_on_user_error
 def main(argv: Sequence[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
   parser.add_argument('images', nargs='+', help='Image files or folders of them.')
   parser.add_argument('--top-k', type=int, default=5, help='Classes to list per image.')

@@ -184,7 +184,7 @@ def _format(summary: ModelSummary, compare_paper: bool) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--model', required=True, choices=sorted(PRESETS))
   parser.add_argument('--num-classes', type=int, default=200)
   parser.add_argument('--image-size', type=int, nargs='+', default=[448],

@@ -224,7 +224,7 @@ def visualize_cams(run: TrainedRun, image: np.ndarray, output: str) -> list[str]
 
 @exits_on_user_error
 def main(argv: Sequence[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
   parser.add_argument('--image', required=True, help='An image file.')
   parser.add_argument('--query', action='append', metavar='ROW,COL',

@@ -104,7 +104,7 @@ def record_mobilenet_v2(images: np.ndarray, reference) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--output', type=pathlib.Path,
                       default=ROOT / 'tests' / 'fixtures' / 'torchvision_models.npz')
   args = parser.parse_args()

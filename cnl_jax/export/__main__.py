@@ -36,7 +36,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
   parser = _OneLineParser(prog='cnl_jax.export',
-                          description=__doc__.split('\n', maxsplit=1)[0])
+                          description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--workdir', required=True, help='The run\'s --workdir.')
   parser.add_argument('--format', default='tflite', choices=exporter.FORMATS)
   parser.add_argument('--quantize', default='none', choices=QUANTIZATIONS,
