@@ -3,12 +3,16 @@
   python main.py --config configs/cub.py --workdir runs/cub
   python main.py --config configs/cub.py --workdir runs/cub --mode eval
   python main.py --config configs/demo.py --workdir runs/demo --config.batch_size=16
+  python main.py --config configs/rmg_pmsi_demo.py --workdir runs/rmg_demo \
+      --config.method.mosaic_mode=per_sample
 """
 
+import ast
 import json
 import logging as python_logging
 import os
 import sys
+from typing import Any
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -71,6 +75,31 @@ def main(argv):
     sys.exit(INTERRUPTED_EXIT_STATUS)
 
 
+METHOD_OPTION = '--config.method.'
+
+
+def _method_options(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
+  """(argv without its `--config.method.<option>=<value>` arguments, those options).
+
+  A config lists only the method options it changes, so these are set after the config is
+  loaded, whatever it lists; the method checks their names and types when it is built. A
+  value is a Python literal ('0.1', 'True') or else a string ('per_sample').
+  """
+  rest, options = [], {}
+  for argument in argv:
+    if not argument.startswith(METHOD_OPTION):
+      rest.append(argument)
+      continue
+    name, separator, value = argument[len(METHOD_OPTION):].partition('=')
+    if not separator or not name.isidentifier():
+      sys.exit(f'error: {argument}: set a method option as {METHOD_OPTION}<option>=<value>.')
+    try:
+      options[name] = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+      options[name] = value
+  return rest, options
+
+
 def parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing, with a bad flag or `--config.field=value` as one line.
 
@@ -78,8 +107,16 @@ def parse_flags(argv: list[str]) -> list[str]:
   (with its "Did you mean ..." suggestion when one is close), which absl would let through
   as a traceback.
   """
+  argv, method_options = _method_options(argv)
+  sys.argv[:] = argv  # config_flags reads the --config.<field> overrides from sys.argv
   try:
-    return FLAGS(argv)
+    argv = FLAGS(argv)
+    with FLAGS.config.method.unlocked():
+      for name, value in method_options.items():
+        FLAGS.config.method[name] = value
+    return argv
+  except TypeError as error:  # a value of another type than the config file's
+    sys.exit(f'error: {METHOD_OPTION}{name}: {error}')
   except flags.Error as error:
     sys.exit(f'error: {error}')
   except (AttributeError, KeyError) as error:

@@ -36,11 +36,9 @@ FILES = {'litert float32': ('tflite', 'none'), 'litert float16': ('tflite', 'flo
 
 
 def _config(preset: str, overrides: dict, image_size: int):
-  from cnl_jax.methods import method_config  # pylint: disable=import-outside-toplevel
   from configs import demo  # pylint: disable=import-outside-toplevel
   config = demo.get_config()
   config.model, config.model_overrides = preset, overrides
-  config.method = method_config(preset)
   config.image_size, config.eval_resize = image_size, image_size * 8 // 7  # 448 of 512
   return config
 
@@ -49,7 +47,7 @@ def _model(preset: str, overrides: dict, num_classes: int, image_size: int):
   """(model, variables) with random weights; the 'rbg' generator compiles init fast."""
   import jax  # pylint: disable=import-outside-toplevel
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  from cnl_jax.methods import create_model  # pylint: disable=import-outside-toplevel
+  from cnl_jax import create_model  # pylint: disable=import-outside-toplevel
   model = create_model(preset, num_classes, **overrides)
   image = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
   return model, jax.jit(lambda rng: model.init(rng, image, train=False))(

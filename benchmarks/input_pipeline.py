@@ -105,6 +105,7 @@ def main():
   machine_description = machine()
 
   from cnl_jax import data
+  from configs.default import data_config
   import tensorflow as tf
   cores = len(os.sched_getaffinity(0))
   with tempfile.TemporaryDirectory() as workdir:
@@ -113,7 +114,7 @@ def main():
     # is timed.
     batches = args.warmup + args.steps * args.repeats
     kilobytes = write_images(root, {'train': args.images, 'test': batches * args.batch_size})
-    config = data.default_data_config()
+    config = data_config()
     config.name = 'image_folder'
     config.manual_dir = str(root)
     config.data_dir = str(pathlib.Path(workdir) / 'tfds')

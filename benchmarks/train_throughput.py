@@ -30,10 +30,11 @@ import numpy as np
 import optax
 
 from benchmarks.input_pipeline import command_line, machine, update_section
-from cnl_jax.methods import PRESET_METHODS, create_model
+from cnl_jax.methods import build_method, list_models
 from cnl_jax.summary import count_macs
 from cnl_jax.training import steps
 from cnl_jax.training.optimizer import create_optimizer
+from configs.default import data_config
 
 # Dense bf16 tensor-core peaks, FLOP/s per device, by `jax.Device.device_kind`.
 DEVICE_PEAK_FLOPS = {
@@ -96,8 +97,9 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
   the devices and reused; with them, each train step takes the next host batch through
   `steps.to_global`, so the input pipeline and the transfer are timed too.
   """
-  model = create_model(name, num_classes, dtype=jnp.dtype(dtype), **overrides)
-  method = PRESET_METHODS[name](model, num_classes)
+  method = build_method(ml_collections.ConfigDict({
+      'model': name, 'method': {}, 'model_overrides': overrides, 'dtype': dtype}), num_classes)
+  model = method.model
   mesh = steps.create_mesh()
   shape = (batch_size, image_size, image_size, 3)
   state = steps.create_train_state(method, _optimizer(), 0, (1, *shape[1:]), mesh)
@@ -141,7 +143,7 @@ def synthetic_train_batches(workdir: str, *, batch_size: int, image_size: int
                             ) -> Iterator[dict[str, np.ndarray]]:
   """The real train pipeline on the embedded synthetic dataset, generated in `workdir`."""
   from cnl_jax import data  # TensorFlow, only for this mode
-  config = data.default_data_config()
+  config = data_config()
   config.cache_dir = config.data_dir = workdir
   return data.train_batches(config, batch_size=batch_size, image_size=image_size, seed=0)
 
@@ -252,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
   parser.add_argument('--models', nargs='+',
                       default=['resnet50', 'resnet50_5nl', 'resnet50_5cnl'],
-                      choices=sorted(PRESET_METHODS),
+                      choices=list_models(),
                       metavar='MODEL',
                       help='presets of the classification method, e.g. resnet101_5cnl')
   parser.add_argument('--image-size', type=int, default=448)

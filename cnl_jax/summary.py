@@ -26,9 +26,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.methods import PRESETS, create_model
+from cnl_jax.methods import create_model, get_preset, list_models
 from cnl_jax.models import CNL, DotProductAttention
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,18 +84,20 @@ def _attention_macs(query: jax.Array, key: jax.Array, value: jax.Array) -> int:
   return batch * queries * key.shape[1] * (dim + value.shape[-1])
 
 
-def _forward(model: nn.Module, graph: str):
-  """(variables, images) -> outputs of the test or the training forward pass."""
+def _forward(model: nn.Module, graph: str, rng_names: Sequence[str] = ('dropout',)):
+  """(variables, images) -> outputs of the test or the training forward pass, the latter
+  drawing from the streams `rng_names` (those of the model's method)."""
   if graph == 'test':
     return lambda variables, images: model.apply(variables, images, train=False)
-  rngs = {name: jax.random.key(index) for index, name in enumerate(('dropout', 'sampling'))}
+  rngs = {name: jax.random.key(index) for index, name in enumerate(rng_names)}
   return lambda variables, images: model.apply(variables, images, train=True, rngs=rngs,
                                                mutable=['batch_stats'])
 
 
-def count_macs(model: nn.Module, variables, images: jax.ShapeDtypeStruct, graph: str = 'test'
-               ) -> tuple[int, int]:
-  """(paper-convention conv + dense MACs, attention MACs), traced abstractly (no compute)."""
+def count_macs(model: nn.Module, variables, images: jax.ShapeDtypeStruct, graph: str = 'test',
+               rng_names: Sequence[str] = ('dropout',)) -> tuple[int, int]:
+  """(paper-convention conv + dense MACs, attention MACs), traced abstractly (no compute);
+  the training graph draws from the streams `rng_names`."""
   layer_macs: dict[tuple[str, ...], int] = {}
   multiplicity: dict[tuple[str, ...], int] = {}
   attention = []
@@ -116,7 +117,7 @@ def count_macs(model: nn.Module, variables, images: jax.ShapeDtypeStruct, graph:
     return output
 
   with nn.intercept_methods(record):
-    jax.eval_shape(_forward(model, graph), variables, images)
+    jax.eval_shape(_forward(model, graph, rng_names), variables, images)
   paper = sum(macs * multiplicity.get(path, 1) for path, macs in layer_macs.items())
   return paper, sum(attention)
 
@@ -127,14 +128,15 @@ def summarize(name: str, num_classes: int, image_size: Sequence[int], graph: str
   one image of `image_size`, in its test or training forward pass."""
   overrides = overrides or {}
   model = create_model(name, num_classes, **overrides)
+  rng_names = get_preset(name).method.rng_names
   # The training pass traces two images (BatchNorm1d needs two values per channel) and
   # reports half of each count.
   batch = 2 if graph == 'train' else 1
   images = jax.ShapeDtypeStruct((batch, *image_size, 3), jnp.float32)
   variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), images)
   params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(variables['params']))
-  macs_paper, macs_attention = count_macs(model, variables, images, graph)
-  cost = jax.jit(_forward(model, graph)).lower(variables, images).cost_analysis()
+  macs_paper, macs_attention = count_macs(model, variables, images, graph, rng_names)
+  cost = jax.jit(_forward(model, graph, rng_names)).lower(variables, images).cost_analysis()
   return ModelSummary(name, num_classes, tuple(image_size), graph, overrides, params,
                       macs_paper // batch, macs_attention // batch,
                       float(cost['flops']) / batch)
@@ -185,7 +187,7 @@ def _format(summary: ModelSummary, compare_paper: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
-  parser.add_argument('--model', required=True, choices=sorted(PRESETS))
+  parser.add_argument('--model', required=True, choices=list_models())
   parser.add_argument('--num-classes', type=int, default=200)
   parser.add_argument('--image-size', type=int, nargs='+', default=[448],
                       help='one side, or height and width')

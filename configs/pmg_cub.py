@@ -9,14 +9,13 @@ Every value is the released code's; where this system differs, the comment says 
 
 import ml_collections
 
-from cnl_jax.methods import method_config
 from configs import default
 
 
 def get_config():
   config = default.get_config()
   config.model = 'pmg_resnet50'
-  config.method = method_config(config.model)  # jigsaws 8, 4, 2, then the clean image
+  # PMG's method: jigsaws 8, 4, 2, then the clean image.
   config.model_overrides = ml_collections.ConfigDict()  # none of the CNL recipe's
   # torchvision's ImageNet ResNet-50 (V1) as the trunk, its classifier dropped.
   config.pretrained = 'imagenet'

@@ -8,14 +8,12 @@ No download; README's results table has its figures and command.
 
 import ml_collections
 
-from cnl_jax.methods import method_config
 from configs import rmg_pmsi_demo
 
 
 def get_config():
   config = rmg_pmsi_demo.get_config()  # the synthetic set at 64 px, 16 epochs of a cosine
   config.model = 'pmg_resnet50'
-  config.method = method_config(config.model)
   config.method.backbone_learning_rate_factor = 1.0  # no pretrained trunk to protect
   # To fit in minutes on 2 cores: a width-16 ResNet-18 trunk and narrow heads.
   config.model_overrides = ml_collections.ConfigDict({

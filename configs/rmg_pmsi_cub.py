@@ -14,7 +14,6 @@ last partial training batch is dropped (its DataLoader's drop_last=True).
 
 import ml_collections
 
-from cnl_jax.methods import method_config
 from configs import cub
 
 CUB_TRAIN_IMAGES = 5994
@@ -23,7 +22,6 @@ CUB_TRAIN_IMAGES = 5994
 def get_config():
   config = cub.get_config()
   config.model = 'rmg_pmsi_mobilenetv2'
-  config.method = method_config(config.model)
   # Released quirk: the trunk's stem conv has stride 1 (its comment says "for cifar-10"), so
   # the taps sit at 112, 56, 28 px (35.7 GMACs per image). stem_stride=2 is torchvision's
   # MobileNetV2 and the grid the released comments state, 56, 28, 14 (8.9 GMACs).

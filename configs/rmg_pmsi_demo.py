@@ -7,14 +7,12 @@ No download; README's results table has its figures and command.
 
 import ml_collections
 
-from cnl_jax.methods import method_config
 from configs import demo
 
 
 def get_config():
   config = demo.get_config()  # the synthetic set at 64 px, batch 32
   config.model = 'rmg_pmsi_mobilenetv2'
-  config.method = method_config(config.model)
   # Four forward and backward passes per batch: to fit in minutes on 2 cores the demo uses
   # torchvision's stem stride 2 (taps at 8, 4, 2 px) and narrow layers everywhere.
   config.model_overrides = ml_collections.ConfigDict({

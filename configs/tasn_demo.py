@@ -8,14 +8,12 @@ released); the part/master net is a width-16 ResNet-18 (README's results table h
 figures, and why not a narrow ResNet-50).
 """
 
-from cnl_jax.methods import method_config
 from configs import demo
 
 
 def get_config():
   config = demo.get_config()
   config.model = 'tasn_resnet50'
-  config.method = method_config(config.model)
   config.model_overrides = dict(sample_size=48, attention_size=48, attention_width=8,
                                 part_depth=18, part_width=16)
   # The CNL demo's earlier recipe, which README's TASN figure was measured with.

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from cnl_jax import data
 from cnl_jax.data import sources
+from configs.default import data_config
 
 
 def write_jpeg(path: pathlib.Path, height: int, width: int, value: int = 128):
@@ -36,7 +37,7 @@ def write_lines(path: pathlib.Path, lines: list[str]):
 
 
 def config_for(name: str, manual_dir: pathlib.Path, data_dir: pathlib.Path):
-  config = data.default_data_config()
+  config = data_config()
   config.name = name
   config.manual_dir = str(manual_dir)
   config.data_dir = str(data_dir)

@@ -3,17 +3,18 @@
 import importlib
 import pathlib
 
+import ml_collections
 import pytest
 
 from cnl_jax import data
-
 from cnl_jax.errors import ConfigError
 from cnl_jax.training import check_config
-from configs import default, rmg_pmsi_demo, tasn_cub
+from configs import default, rmg_pmsi_demo
 
 
 @pytest.mark.parametrize('field,value,message', [
-    ('model', 'resnet51', 'config.model=.resnet51. is unknown; valid models: .*resnet50_5cnl'),
+    ('model', 'resnet51', "Unknown model 'resnet51'; did you mean 'resnet50'.*valid models: "
+     '.*resnet50_5cnl'),
     ('batch_size', 30, 'not divisible by the 4 devices'),
     ('eval_batch_size', 0, 'must be a positive integer'),
     ('learning_rate', 0.0, 'learning_rate=0.0 must be positive'),
@@ -82,13 +83,36 @@ def test_an_image_size_the_mosaics_cannot_cut_is_refused():
     check_config(config, device_count=1, process_count=1)
 
 
-def test_a_model_of_another_method_needs_that_methods_options():
+def test_a_config_that_sets_no_method_option_trains_any_preset():
+  """The options come from the method of whatever model the config names."""
   config = default.get_config()
-  config.model = 'tasn_resnet50'
-  with pytest.raises(ConfigError, match="trained by method 'tasn', but config.method holds the "
-                     "options of 'classification'"):
+  config.model, config.model_overrides = 'tasn_resnet50', ml_collections.ConfigDict()
+  config.image_size = config.eval_resize = 64
+  check_config(config, device_count=1, process_count=1)
+  config.method.distillation_temperature = 0.0
+  with pytest.raises(ConfigError, match='distillation_temperature=0.0 must be positive'):
     check_config(config, device_count=1, process_count=1)
-  check_config(tasn_cub.get_config(), device_count=1, process_count=1)
+
+
+@pytest.mark.parametrize('model,option', [
+    ('resnet18', 'backbone_learning_rate_factor'),  # set by the config, another method's
+    ('rmg_pmsi_mobilenetv2', 'mosaic_mod'),          # misspelt
+])
+def test_an_option_the_method_lacks_is_named_with_the_valid_ones(model, option):
+  config = rmg_pmsi_demo.get_config()
+  config.model, config.model_overrides = model, ml_collections.ConfigDict()
+  config.method[option] = 1.0
+  with pytest.raises(ConfigError, match=rf'^config.method.{option} is not an option of method '
+                     rf".*config.model='{model}'; its options: .*(label_smoothing|mosaic_mode)"):
+    check_config(config, device_count=1, process_count=1)
+
+
+def test_an_option_of_the_wrong_type_is_refused():
+  config = default.get_config()
+  config.method.label_smoothing = 'high'
+  with pytest.raises(ConfigError, match="config.method.label_smoothing='high' has the wrong "
+                     'type'):
+    check_config(config, device_count=1, process_count=1)
 
 
 def test_an_override_the_model_lacks_is_refused():

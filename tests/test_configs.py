@@ -1,16 +1,40 @@
-"""The shipped configs build their model, and a CNL config trains what the released code
-trains."""
+"""The shipped configs: they load without the library's heavy dependencies, build their model,
+and a CNL config trains what the released code trains."""
 
 import importlib
+import json
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
 from cnl_jax.methods import build_method
 from cnl_jax.models import ResNet
 
-CONFIGS = sorted(path.stem for path in (pathlib.Path(__file__).parents[1] / 'configs').glob(
-    '*.py') if path.stem != '__init__')
+CONFIG_DIR = pathlib.Path(__file__).parents[1] / 'configs'
+CONFIGS = sorted(path.stem for path in CONFIG_DIR.glob('*.py') if path.stem != '__init__')
+
+# Loads every config file as `config_flags` does (by path) and prints the heavy modules then
+# imported.
+LOAD_EVERY_CONFIG = '''
+import json, pathlib, runpy, sys
+for path in sorted(pathlib.Path(sys.argv[1]).glob('*.py')):
+  namespace = runpy.run_path(str(path))
+  if 'get_config' in namespace:
+    namespace['get_config']()
+print(json.dumps(sorted(name for name in ('tensorflow', 'jax', 'flax', 'cnl_jax')
+                        if name in sys.modules)))
+'''
+
+
+def test_loading_a_config_imports_neither_tensorflow_nor_jax():
+  """A config is ml_collections and the standard library, so a misspelt field fails fast."""
+  root = CONFIG_DIR.parent
+  child = subprocess.run([sys.executable, '-c', LOAD_EVERY_CONFIG, str(CONFIG_DIR)],
+                         capture_output=True, text=True, check=True, cwd=root,
+                         env={'PYTHONPATH': str(root), 'PATH': ''})
+  assert json.loads(child.stdout) == []
 
 
 @pytest.mark.parametrize('name', CONFIGS)

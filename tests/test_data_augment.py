@@ -10,8 +10,13 @@ import tensorflow as tf
 
 from cnl_jax import data
 from cnl_jax.data import image_files, pipeline
+from configs.default import data_config
 
-DEFAULTS = data.augmentation(data.default_data_config())
+# The default normalisation (ImageNet's) on 0-255 pixels.
+MEAN_RGB = tuple(255 * value for value in data.Augmentation().mean_rgb)
+STDDEV_RGB = tuple(255 * value for value in data.Augmentation().std_rgb)
+
+DEFAULTS = data.augmentation(data_config())
 SQUARE = dataclasses.replace(DEFAULTS, resize_mode='square')
 LUMA = np.array(pipeline.GRAY_WEIGHTS)
 RED = (255, 0, 0)
@@ -24,8 +29,8 @@ def png(image: np.ndarray) -> tf.Tensor:
 
 def pixels(image) -> np.ndarray:
   """A normalised pipeline output back to float 0-255 pixels."""
-  return np.asarray(image, np.float32) * np.array(pipeline.STDDEV_RGB) + np.array(
-      pipeline.MEAN_RGB)
+  return np.asarray(image, np.float32) * np.array(STDDEV_RGB) + np.array(
+      MEAN_RGB)
 
 
 def train(image_bytes, seed: int, image_size: int = 24, resize: int | None = None,
@@ -181,7 +186,7 @@ def pipeline_windows(height: int, width: int, area_range: tuple[float, float],
   image = png(np.stack([rows, cols, np.zeros_like(rows)], axis=-1).astype(np.uint8))
   transform = dataclasses.replace(DEFAULTS, crop_min_area=area_range[0],
                                   crop_max_area=area_range[1])
-  mean, std = np.array(pipeline.MEAN_RGB, np.float32), np.array(pipeline.STDDEV_RGB, np.float32)
+  mean, std = np.array(MEAN_RGB, np.float32), np.array(STDDEV_RGB, np.float32)
 
   def edges(seed):
     output = pipeline.train_image(image, tf.stack([seed, 7]), max(height, width), tf.float32,
@@ -284,7 +289,7 @@ def test_augmentation_is_a_function_of_the_seed():
 @pytest.fixture(scope='module')
 def augmented_config(tmp_path_factory):
   """A tiny synthetic set with every augmentation on."""
-  config = data.default_data_config()
+  config = data_config()
   config.cache_dir = str(tmp_path_factory.mktemp('cache'))
   config.synthetic_classes = 4
   config.synthetic_image_size = 40
@@ -334,7 +339,7 @@ def test_random_crop_needs_the_resize_size(augmented_config):
     ('std_rgb', (0.5, 0.0, 0.5), 'each > 0'),
 ])
 def test_bad_values_name_the_field_and_the_valid_values(field, value, valid):
-  config = data.default_data_config().to_dict()  # a plain dict takes any type
+  config = data_config().to_dict()  # a plain dict takes any type
   config[field] = value
   with pytest.raises(data.DatasetError) as error:
     data.augmentation(config)
@@ -343,7 +348,7 @@ def test_bad_values_name_the_field_and_the_valid_values(field, value, valid):
 
 
 def test_bad_values_fail_before_the_dataset_is_built(tmp_path):
-  config = data.default_data_config()
+  config = data_config()
   config.cache_dir = str(tmp_path)
   config.train_crop = 'center'
   for entry in (data.load_info, lambda config: data.eval_batches(
@@ -354,7 +359,7 @@ def test_bad_values_fail_before_the_dataset_is_built(tmp_path):
 
 
 def test_configs_saved_before_the_fields_existed_get_the_defaults():
-  config = data.default_data_config().to_dict()
+  config = data_config().to_dict()
   for field in ('train_crop', 'crop_max_area', 'resize_mode', 'rotation_degrees',
                 'crop_padding', 'color_jitter', 'pca_lighting', 'mean_rgb', 'std_rgb'):
     del config[field]

@@ -10,17 +10,22 @@ import tensorflow as tf
 
 from cnl_jax import data
 from cnl_jax.data import pipeline, sources
+from configs.default import data_config
+
+# The default normalisation (ImageNet's) on 0-255 pixels.
+MEAN_RGB = tuple(255 * value for value in data.Augmentation().mean_rgb)
+STDDEV_RGB = tuple(255 * value for value in data.Augmentation().std_rgb)
 
 IMAGE_SIZE = 32
 # Normalised pixel values lie between these: (0 - mean) / std and (255 - mean) / std.
-LOW = min((0 - m) / s for m, s in zip(pipeline.MEAN_RGB, pipeline.STDDEV_RGB))
-HIGH = max((255 - m) / s for m, s in zip(pipeline.MEAN_RGB, pipeline.STDDEV_RGB))
+LOW = min((0 - m) / s for m, s in zip(MEAN_RGB, STDDEV_RGB))
+HIGH = max((255 - m) / s for m, s in zip(MEAN_RGB, STDDEV_RGB))
 
 
 @pytest.fixture(scope='module')
 def config(tmp_path_factory):
   """A tiny synthetic set: 5 classes, 20 train and 15 test images of 40 px."""
-  config = data.default_data_config()
+  config = data_config()
   config.cache_dir = str(tmp_path_factory.mktemp('cache'))
   config.synthetic_classes = 5
   config.synthetic_image_size = 40
@@ -135,14 +140,14 @@ def test_five_crops_are_the_corners_and_centre_of_the_resized_image(resize_mode)
   # resized, so the five views are plain slices of the image, in torchvision's FiveCrop order.
   height, width = (40, 60) if resize_mode == 'short_side' else (40, 40)
   image = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
-  transform = dataclasses.replace(data.augmentation(data.default_data_config()),
+  transform = dataclasses.replace(data.augmentation(data_config()),
                                   resize_mode=resize_mode)
   views = pipeline.eval_crops(tf.io.encode_png(image), 32, 40, tf.float32, transform, 'five')
   bottom, right = height - 32, width - 32
   expected = [image[:32, :32], image[:32, right:], image[bottom:, :32],
               image[bottom:, right:], image[bottom // 2:bottom // 2 + 32,
                                              right // 2:right // 2 + 32]]
-  normalised = (np.array(expected) - np.array(pipeline.MEAN_RGB)) / np.array(pipeline.STDDEV_RGB)
+  normalised = (np.array(expected) - np.array(MEAN_RGB)) / np.array(STDDEV_RGB)
   np.testing.assert_allclose(views, normalised, atol=1e-4)
 
 
@@ -151,7 +156,7 @@ def test_eval_at_native_size_is_the_normalised_image(config):
   expected = np.stack([example['image'] for example in
                        builder.as_dataset(split='test').take(4).as_numpy_iterator()])
   batch = next(data.eval_batches(config, batch_size=4, image_size=40, eval_resize=40))
-  normalised = (expected - np.array(pipeline.MEAN_RGB)) / np.array(pipeline.STDDEV_RGB)
+  normalised = (expected - np.array(MEAN_RGB)) / np.array(STDDEV_RGB)
   np.testing.assert_allclose(batch['image'], normalised, atol=1e-4)
   assert batch['mask'].all()
 
@@ -173,5 +178,5 @@ def test_eval_keeps_the_centre_of_the_resized_image():
   image = np.zeros((80, 120, 3), np.uint8)
   image[20:60, 40:80] = 255
   result = pipeline.eval_image(tf.io.encode_png(image), 32, 64, tf.float32)
-  white = (255 - np.array(pipeline.MEAN_RGB)) / np.array(pipeline.STDDEV_RGB)
+  white = (255 - np.array(MEAN_RGB)) / np.array(STDDEV_RGB)
   np.testing.assert_allclose(result, np.broadcast_to(white, (32, 32, 3)), atol=1e-4)

@@ -12,6 +12,7 @@ import pytest
 import scipy.io
 
 from cnl_jax import data
+from configs.default import data_config
 from manual_files import cell, config_for, make_tar, read_split, struct_array, write_jpeg
 
 
@@ -375,7 +376,7 @@ def test_missing_download_fails_with_one_line_before_tfds_starts(tmp_path, capfd
 
 
 def synthetic_config(cache_dir: pathlib.Path):
-  config = data.default_data_config()
+  config = data_config()
   config.cache_dir = str(cache_dir)
   config.synthetic_classes = 2
   config.synthetic_image_size = 16

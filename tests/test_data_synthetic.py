@@ -8,10 +8,11 @@ import tensorflow_datasets as tfds
 
 from cnl_jax import data
 from cnl_jax.data import sources, synthetic
+from configs.default import data_config
 
 
 def synthetic_images(cache_dir, seed: int) -> list[tuple[bytes, int]]:
-  config = data.default_data_config()
+  config = data_config()
   config.cache_dir = str(cache_dir)
   config.synthetic_seed = seed
   config.synthetic_classes = 4
@@ -32,7 +33,7 @@ def test_same_seed_same_images_other_seed_other_images(tmp_path):
 
 
 def test_default_classes_are_distinct_combinations_of_details():
-  specs = synthetic.class_specs(data.default_data_config().synthetic_classes, seed=0)
+  specs = synthetic.class_specs(data_config().synthetic_classes, seed=0)
   assert len(set(specs)) == len(specs) == 20
   assert len({spec.name for spec in specs}) == 20
   # Details vary at both scales: the wing's pattern and the small marks.

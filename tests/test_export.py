@@ -15,7 +15,6 @@ from cnl_jax import create_model, data, lite, predict, training
 from cnl_jax.data.sources import prepared_builder
 from cnl_jax.export import __main__ as export_cli
 from cnl_jax.export import exporter, onnx, source, tflite
-from cnl_jax.methods import method_config
 from conftest import randomize
 from configs import demo
 from runs import small_config
@@ -53,7 +52,6 @@ def preset_source(name):
   overrides, size = PRESETS[name]
   config = demo.get_config()
   config.model, config.image_size, config.eval_resize = name, size, size + size // 8
-  config.method = method_config(name)
   config.model_overrides = overrides
   model = create_model(name, NUM_CLASSES, **overrides)
   # Shapes only (nothing compiled), then every parameter and BN statistic drawn at random.

@@ -10,8 +10,8 @@ from PIL import Image
 
 from cnl_jax import lite
 from cnl_jax.data.image_files import read_eval_image
-from cnl_jax.data.config import (IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, augmentation,
-                                 default_data_config)
+from cnl_jax.data.config import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, augmentation
+from configs.default import data_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,7 +50,7 @@ def preprocessing(image_size, eval_resize, resize_mode):
 
 
 def transform(resize_mode):
-  config = default_data_config()
+  config = data_config()
   config.resize_mode = resize_mode
   return augmentation(config)
 

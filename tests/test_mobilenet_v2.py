@@ -1,6 +1,5 @@
-"""MobileNetV2: torchvision's widths, sizes and parameter counts; the stem stride option."""
-
-from unittest import mock
+"""MobileNetV2: torchvision's widths, sizes and parameter counts; the stem stride and
+depthwise options."""
 
 import flax.linen as nn
 import jax
@@ -8,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnl_jax.models.mobilenet_v2 import DepthwiseConv, MobileNetV2, block_specs, make_divisible
+from cnl_jax.models.mobilenet_v2 import (MobileNetV2, ShiftedDepthwiseConv, block_specs,
+                                         make_divisible)
 
 
 def shapes(model, size):
@@ -60,17 +60,28 @@ def test_bad_stem_stride_is_named():
 
 
 @pytest.mark.parametrize('stride, size', [(1, 9), (2, 9), (2, 8)])
-def test_depthwise_conv_equals_grouped_convolution(stride, size):
-  """The CPU path (shifted multiply-adds) equals nn.Conv's grouped convolution, which is
-  also what the layer runs on GPUs and TPUs."""
+def test_shifted_depthwise_conv_equals_grouped_convolution(stride, size):
+  """The shifted multiply-adds take nn.Conv's parameter and give its grouped convolution."""
   x = np.random.RandomState(0).normal(size=(2, size, size + 3, 6)).astype(np.float32)
-  layer = DepthwiseConv(6, (3, 3), (stride, stride), padding=((1, 1), (1, 1)),
-                        feature_group_count=6, use_bias=False)
+  layer = ShiftedDepthwiseConv(6, (3, 3), (stride, stride), padding=((1, 1), (1, 1)),
+                               feature_group_count=6, use_bias=False)
   params = layer.init(jax.random.key(0), x)
   reference = nn.Conv(6, (3, 3), (stride, stride), padding=((1, 1), (1, 1)),
                       feature_group_count=6, use_bias=False)
   np.testing.assert_allclose(layer.apply(params, x), reference.apply(params, x),
                              rtol=1e-5, atol=1e-5)
-  with mock.patch('jax.default_backend', return_value='gpu'):
-    np.testing.assert_array_equal(layer.apply(params, x), reference.apply(params, x))
+
+
+def test_depthwise_option_changes_how_not_what():
+  """Both depthwise lowerings share one parameter tree and give the same logits."""
+  images = np.random.RandomState(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
+  grouped = MobileNetV2(10, width_multiplier=0.35)
+  shifted = MobileNetV2(10, width_multiplier=0.35, depthwise='shifted')
+  variables = grouped.init(jax.random.key(0), images)
+  assert (jax.tree.structure(shifted.init(jax.random.key(0), images))
+          == jax.tree.structure(variables))
+  np.testing.assert_allclose(shifted.apply(variables, images)[0],
+                             grouped.apply(variables, images)[0], rtol=1e-4, atol=1e-4)
+  with pytest.raises(ValueError, match="depthwise must be one of .*'fast'"):
+    MobileNetV2(10, depthwise='fast').init(jax.random.key(0), images)
 

@@ -1,4 +1,4 @@
-"""The builders give the released code's models their exact parameter counts, which round to
+"""The presets give the released code's models their exact parameter counts, which round to
 the paper's printed Table 2."""
 
 import jax

@@ -3,12 +3,15 @@ init, the train-mode loss of its first and last update, and the eval-mode heads.
 preset or method is tested here without a new test."""
 
 import functools
+import sys
+import types
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import pytest
 
+import cnl_jax
 from cnl_jax import methods
 from cnl_jax.grad_cam import grad_cam
 
@@ -16,13 +19,24 @@ NUM_CLASSES = 7
 IMAGE_SIZE = 64
 
 
-@pytest.mark.parametrize('name', sorted(methods.PRESETS))
+def preset_config(name):
+  """A config of preset `name` that sets none of its method's options."""
+  return ml_collections.ConfigDict({'model': name, 'method': {}, 'dtype': 'float32',
+                                    'model_overrides': {}})
+
+
+def test_list_models_is_sorted_and_filters_by_pattern():
+  names = cnl_jax.list_models()
+  assert names == sorted(set(names)) and 'resnet50_5cnl' in names
+  assert cnl_jax.list_models('*cnl') == [name for name in names if name.endswith('cnl')]
+  assert cnl_jax.list_models('no_such_model*') == []
+
+
+@pytest.mark.parametrize('name', cnl_jax.list_models())
 def test_preset_initialises_trains_and_predicts(name):
-  method_class = methods.PRESET_METHODS[name]
-  config = ml_collections.ConfigDict({'model': name, 'method': methods.method_config(name),
-                                      'dtype': 'float32', 'model_overrides': {}})
-  method = methods.build_method(config, NUM_CLASSES)
-  assert isinstance(method, method_class) and method.options.name == method_class.name
+  method = methods.build_method(preset_config(name), NUM_CLASSES)
+  assert method.options == type(method).default_options()
+  assert type(method.model) is type(cnl_jax.create_model(name, NUM_CLASSES))
   images = jax.ShapeDtypeStruct((2, IMAGE_SIZE, IMAGE_SIZE, 3), jnp.float32)
   variables = jax.eval_shape(method.init, jax.random.key(0), images)
   params = variables['params']
@@ -43,18 +57,11 @@ def test_preset_initialises_trains_and_predicts(name):
   assert all(subtree == '' or subtree in params for subtree in backbones)
 
 
-def test_every_preset_has_exactly_one_method():
-  names = [name for method in methods.METHODS.values() for name in method.presets]
-  assert len(names) == len(set(names)) == len(methods.PRESETS)
-
-
-@pytest.mark.parametrize('name', sorted(methods.PRESETS))
+@pytest.mark.parametrize('name', cnl_jax.list_models())
 def test_every_head_has_a_class_activation_map_on_its_feature_map(name):
   """Each head's Grad-CAM (abstractly) has the grid of the feature map its target names, as
   the model's own intermediates give it."""
-  config = ml_collections.ConfigDict({'model': name, 'method': methods.method_config(name),
-                                      'dtype': 'float32', 'model_overrides': {}})
-  method = methods.build_method(config, NUM_CLASSES)
+  method = methods.build_method(preset_config(name), NUM_CLASSES)
   image = jax.ShapeDtypeStruct((IMAGE_SIZE, IMAGE_SIZE, 3), jnp.float32)
   images = jax.ShapeDtypeStruct((1, *image.shape), image.dtype)
   variables = jax.eval_shape(method.init, jax.random.key(0), images)
@@ -71,3 +78,11 @@ def test_every_head_has_a_class_activation_map_on_its_feature_map(name):
     (feature_map,) = jax.tree.leaves(state['intermediates'])
     assert values.shape == feature_map.shape[1:3] and min(values.shape) >= 2, target
     assert target.image_index < feature_map.shape[0] and logits.shape == (NUM_CLASSES,)
+
+
+def test_dir_lists_the_public_names_not_the_imports():
+  public = {name for name in dir(cnl_jax) if not name.startswith('_')}
+  submodules = {name for name in public if name in sys.modules.get('cnl_jax').__dict__
+                and isinstance(getattr(cnl_jax, name), types.ModuleType)}
+  assert public - submodules == set(cnl_jax.__all__)
+  assert {'create_model', 'list_models', 'CNL'} <= public

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cnl_jax.methods import method_options
 from cnl_jax.methods.rmg_pmsi import HEADS, RMGPMSI, RMGPMSIMethod
 from cnl_jax.models.layers import BatchNorm
 from cnl_jax.training import steps
@@ -54,7 +55,7 @@ def test_frozen_backbone_step_compiles_once_keeps_the_backbone_and_lowers_the_lo
     grad_accum_steps):
   mesh = steps.create_mesh()
   config = rmg_pmsi_cub.get_config()  # backbone frozen for 5 epochs
-  method = RMGPMSIMethod(StandIn(4), 4, config.method)
+  method = RMGPMSIMethod(StandIn(4), 4, method_options(config.model, config.method))
   config.learning_rate = 0.02
   tx = create_optimizer(config, lambda step: config.learning_rate, 100,
                         method.updates_per_step, method.parameter_groups())

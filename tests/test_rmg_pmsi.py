@@ -7,7 +7,7 @@ import pytest
 
 from cnl_jax.models.mobilenet_v2 import MobileNetV2
 from cnl_jax.methods.rmg_pmsi import HEADS, MultiStageInteraction, RMGPMSI
-from cnl_jax.models.granularity_heads import Classifier
+from cnl_jax.methods.pmg.heads import Classifier
 from cnl_jax.summary import count_macs
 
 # Counted from the released code (cj-wade/Progressive-Multi-stage-Interactive-Training-in-

@@ -7,10 +7,11 @@ import pathlib
 import pytest
 
 from cnl_jax.errors import ConfigError
+from cnl_jax.methods import resolved_config
 from cnl_jax.training.checkpoints import has_checkpoint
 from cnl_jax.training.run_config import (HISTORY_FILE, RESUMABLE_FIELDS, load_run_config,
                                          resume_changes, save_run_config)
-from configs import demo
+from configs import demo, rmg_pmsi_demo
 
 
 @pytest.fixture
@@ -72,3 +73,19 @@ def test_a_workdir_without_a_checkpoint_takes_any_config(tmp_path):
   config.batch_size = 16
   assert not has_checkpoint(str(tmp_path))
   assert resume_changes(config, str(tmp_path), has_checkpoint(str(tmp_path))) == {}
+
+
+def test_a_run_records_every_method_option_so_a_later_default_cannot_change_it(tmp_path):
+  """The saved config holds the options in effect, defaults included: the same options set
+  explicitly resume, another value is refused, and the tools read them back."""
+  workdir = str(tmp_path)
+  save_run_config(resolved_config(rmg_pmsi_demo.get_config()), workdir)
+  config = rmg_pmsi_demo.get_config()
+  assert 'mosaic_mode' not in config.method
+  config.method.mosaic_mode = 'released'  # its default, now set explicitly
+  assert resume_changes(resolved_config(config), workdir, has_checkpoint=True) == {}
+  config.method.mosaic_mode = 'per_sample'
+  with pytest.raises(ConfigError, match="method.mosaic_mode 'released' \\(saved\\) vs "
+                     "'per_sample'"):
+    resume_changes(resolved_config(config), workdir, has_checkpoint=True)
+  assert load_run_config(workdir).method.mosaic_mode == 'released'

@@ -127,9 +127,11 @@ def test_a_second_sigint_stops_at_once():
   assert child.returncode == -signal.SIGINT
 
 
-@pytest.mark.parametrize('override, field', [('--config.batch_size=4', 'batch_size'),
-                                             ('--config.model=resnet18_2nl', 'model'),
-                                             ('--config.seed=1', 'seed')])
+@pytest.mark.parametrize('override, field', [
+    ('--config.batch_size=4', 'batch_size'), ('--config.model=resnet18_2nl', 'model'),
+    ('--config.seed=1', 'seed'),
+    # An option the config does not list; the run recorded its default.
+    ('--config.method.label_smoothing=0.1', 'method.label_smoothing')])
 def test_resuming_with_another_config_is_refused_before_anything_is_written(
     cache_dir, uninterrupted, override, field):
   before = {name: os.stat(os.path.join(uninterrupted, name)).st_mtime_ns
@@ -151,6 +153,17 @@ def test_misspelt_config_field_is_one_line_with_the_suggestion(tmp_path):
   assert stderr.strip().splitlines()[-1] == (
       'error: --config override: no config field \'learnig_rate\'. Did you mean '
       '"learning_rate" instead of "learnig_rate"?')
+
+
+def test_misspelt_method_option_is_one_line_naming_the_valid_ones(tmp_path):
+  workdir = tmp_path / 'run'
+  process = run_main(str(workdir), tmp_path, '--config.method.label_smothing=0.1')
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 1 and 'Traceback' not in stderr, stderr
+  assert stderr.strip().splitlines()[-1] == (
+      "error: config.method.label_smothing is not an option of method 'classification', which "
+      "trains config.model='resnet18_2cnl'; its options: label_smoothing.")
+  assert not workdir.exists()
 
 
 def test_init_from_starts_with_another_runs_parameters(cache_dir, tmp_path):

@@ -25,7 +25,6 @@ class ToyMethod(Method):
   """Cross-entropy on the one head; update u of a batch weighs its loss by u + 1, so that
   the updates of a multi-update method differ."""
   name = 'toy'
-  presets = {}
   reported_head = 'logits'
 
   def __init__(self, updates_per_step: int = 1, batch_norm: bool = False):
@@ -33,7 +32,6 @@ class ToyMethod(Method):
     self.updates_per_step = updates_per_step
 
   def loss(self, params, model_state, batch, rng, update):
-    (logits, _), new_state = self.train_forward(params, model_state, batch['image'],
-                                                {'dropout': rng})
+    (logits, _), new_state = self.train_forward(params, model_state, batch['image'], rng)
     metrics = cross_entropy_metrics(logits, batch['label'])
     return (update + 1) * metrics['loss'], (new_state, metrics)

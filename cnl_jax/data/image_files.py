@@ -7,7 +7,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from cnl_jax.data.config import Augmentation, augmentation, default_data_config
+from cnl_jax.data.config import Augmentation
 from cnl_jax.data.pipeline import eval_image
 from cnl_jax.errors import UserError
 
@@ -37,7 +37,7 @@ def read_eval_image(path: str, image_size: int, eval_resize: int, dtype: str = '
 def to_pixels(image: np.ndarray, transform: Augmentation | None = None) -> np.ndarray:
   """Undoes the transform's normalisation (default: ImageNet's): [height, width, 3] -> uint8
   RGB for display."""
-  transform = transform or augmentation(default_data_config())
+  transform = transform or Augmentation()
   pixels = 255 * (np.asarray(image, np.float32) * np.array(transform.std_rgb)
                   + np.array(transform.mean_rgb))
   return np.clip(np.round(pixels), 0, 255).astype(np.uint8)

@@ -14,14 +14,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from cnl_jax.data.config import (IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, Augmentation,
-                                  augmentation, default_data_config)
+from cnl_jax.data.config import Augmentation, augmentation
 from cnl_jax.data.info import DatasetError, DatasetInfo, steps_per_epoch
 from cnl_jax.data.sources import dataset_info, prepared_builder
 
-# ImageNet's normalisation on 0-255 pixels, the default.
-MEAN_RGB = tuple(255 * value for value in IMAGENET_MEAN_RGB)
-STDDEV_RGB = tuple(255 * value for value in IMAGENET_STD_RGB)
 # torchvision's RandomResizedCrop aspect ratio range, as the released CNL code uses it; the
 # area range is (config.crop_min_area, config.crop_max_area).
 CROP_ASPECT_RANGE = (3 / 4, 4 / 3)
@@ -209,7 +205,7 @@ def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype:
   'random': resize as resize_mode to `resize`, rotate, pad crop_padding black pixels on
   every side, then a uniform random image_size window. Colour jitter and PCA lighting act on the image_size result.
   """
-  transform = transform or augmentation(default_data_config())
+  transform = transform or Augmentation()
   crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
   rotation_seed, jitter_seed, lighting_seed = tf.unstack(tf.random.experimental.stateless_split(
       tf.random.experimental.stateless_fold_in(seed, 1), 3))
@@ -278,7 +274,7 @@ def eval_crops(image_bytes: tf.Tensor, image_size: int, eval_resize: int, dtype:
   'five', in _eval_windows' order), normalised; see eval_image."""
   if crops not in EVAL_CROPS:
     raise ValueError(f'crops={crops!r} must be one of {tuple(EVAL_CROPS)}.')
-  transform = transform or augmentation(default_data_config())
+  transform = transform or Augmentation()
   windows = _eval_windows(_image_shape(image_bytes)[:2], image_size, eval_resize,
                           transform.resize_mode, crops)
   views = []
@@ -308,10 +304,6 @@ def _process_split(split: str, process_index: int, process_count: int):
   if not 0 <= process_index < process_count:
     raise ValueError(f'process_index must be in [0, {process_count}), got {process_index}.')
   return tfds.even_splits(split, n=process_count)[process_index]
-
-
-def _image_and_label(example: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
-  return example['image'], example['label']
 
 
 def train_batches(data_config: Any, *, batch_size: int, image_size: int, seed: int,

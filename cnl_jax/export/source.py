@@ -68,7 +68,9 @@ def source_from_config(config: ml_collections.ConfigDict, class_names: Sequence[
   # pylint: disable=import-outside-toplevel
   from cnl_jax.data.config import augmentation
   from cnl_jax.methods import build_method
-  method = build_method(_float32(config), len(class_names))
+  # The grouped depthwise conv: LiteRT and ONNX run it with kernels of their own, 6x faster
+  # under LiteRT than the shifted multiply-adds that are fastest under XLA:CPU.
+  method = build_method(_float32(config), len(class_names), depthwise='grouped')
   head = method.reported_head
   transform = augmentation(config.data)
   preprocessing = Preprocessing(config.image_size, config.eval_resize, transform.resize_mode,

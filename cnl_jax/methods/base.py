@@ -1,14 +1,13 @@
 """What a training method is: a network with its loss, updates, heads, options and groups.
 
 The training loop, steps, optimizer and the inspection tools are generic; they call only
-the pieces below. A method lives in one module or folder of `cnl_jax.methods` and is listed
-in `cnl_jax.methods.registry`.
+the pieces below. A method lives in one module or folder of `cnl_jax.methods`; its presets
+are listed in `cnl_jax.methods.registry`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import flax.linen as nn
@@ -19,7 +18,6 @@ import numpy as np
 import optax
 
 from cnl_jax.grad_cam import CamTarget
-from cnl_jax.models.builders import Preset
 
 Metrics = dict[str, jax.Array]
 
@@ -48,28 +46,31 @@ class Method:
   `loss`; the rest has defaults that fit a single-network, single-update method.
 
   Class attributes:
-    name: the method's name in `config.method.name` and the registry.
-    presets: the model presets this method trains, by name (`config.model`).
+    name: the method's name in messages.
     updates_per_step: optimizer updates per batch; each calls `loss` with its index.
     reported_head: the head of `predict` whose top-1 is the run's top-1.
+    rng_names: the PRNG streams a train-mode forward pass draws from ('dropout', TASN's
+      'sampling'); `train_forward` feeds each the update's key.
   """
 
   name: ClassVar[str]
-  presets: ClassVar[Mapping[str, Preset]]
   updates_per_step: ClassVar[int] = 1
   reported_head: ClassVar[str]
+  rng_names: ClassVar[tuple[str, ...]] = ('dropout',)
 
   def __init__(self, model: nn.Module, num_classes: int,
                options: ml_collections.ConfigDict | None = None):
-    """`options` is the `config.method` section; None takes `default_options()`."""
+    """`options`: every option of the method (`registry.method_options`); None takes
+    `default_options()`."""
     self.model = model
     self.num_classes = num_classes
     self.options = self.default_options() if options is None else options
 
   @classmethod
   def default_options(cls) -> ml_collections.ConfigDict:
-    """The method's config section (`config.method`): its name and every option's default."""
-    return ml_collections.ConfigDict({'name': cls.name})
+    """Every option of the method with its default; `config.method` holds the ones a config
+    or the command line changes."""
+    return ml_collections.ConfigDict()
 
   def check(self, config: ml_collections.ConfigDict) -> None:
     """Raises ConfigError for a bad value of the method's options or of `config` as the
@@ -80,10 +81,12 @@ class Method:
     return self.model.init(rng, images, train=False)
 
   def train_forward(self, params: Any, model_state: Any, images: jax.Array,
-                    rngs: dict[str, jax.Array]) -> tuple[Any, Any]:
-    """(model outputs, new model state) of a train-mode forward pass."""
+                    rng: jax.Array) -> tuple[Any, Any]:
+    """(model outputs, new model state) of a train-mode forward pass; every stream of
+    `rng_names` draws from `rng`."""
     return self.model.apply({'params': params, **model_state}, images, train=True,
-                            mutable=list(model_state), rngs=rngs)
+                            mutable=list(model_state),
+                            rngs={name: rng for name in self.rng_names})
 
   def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
@@ -111,8 +114,8 @@ class Method:
     return {}
 
   def attention_titles(self) -> dict[str, str]:
-    """Column titles of the attention maps `cnl_jax.visualize` shows, by map name; the
-    names themselves by default."""
+    """Column titles of the attention maps `cnl_jax.visualize` shows, by map path; the
+    paths themselves by default."""
     return {}
 
   def cam_targets(self) -> tuple[CamTarget, ...]:

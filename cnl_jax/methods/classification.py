@@ -12,14 +12,13 @@ import optax
 from cnl_jax.errors import ConfigError
 from cnl_jax.grad_cam import CamTarget
 from cnl_jax.methods.base import Method, Metrics
-from cnl_jax.models import MODELS, MobileNetV2, ResNet
+from cnl_jax.models import MobileNetV2, ResNet
 
 
 class Classification(Method):
   """Cross-entropy (optionally label-smoothed) on the model's logits; one update per batch."""
 
   name = 'classification'
-  presets = MODELS
   reported_head = 'logits'
 
   @classmethod
@@ -29,7 +28,8 @@ class Classification(Method):
     return options
 
   def check(self, config: ml_collections.ConfigDict) -> None:
-    smoothing = config.method.label_smoothing
+    del config  # the options alone
+    smoothing = self.options.label_smoothing
     if not 0 <= smoothing < 1:
       raise ConfigError(f'config.method.label_smoothing={smoothing} must lie in [0, 1).')
 
@@ -37,8 +37,7 @@ class Classification(Method):
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
     """Mean loss over the batch, the new model state and per-batch metrics."""
     del update  # one update per batch
-    (logits, _), new_state = self.train_forward(params, model_state, batch['image'],
-                                                {'dropout': rng})
+    (logits, _), new_state = self.train_forward(params, model_state, batch['image'], rng)
     labels = optax.smooth_labels(jax.nn.one_hot(batch['label'], self.num_classes),
                                  self.options.label_smoothing)
     loss = optax.softmax_cross_entropy(logits, labels).mean()
@@ -55,8 +54,16 @@ class Classification(Method):
     return {}
 
   def attention_titles(self) -> dict[str, str]:
-    """Each CNL map's response layer, each NL block's place (ResNet; MobileNetV2 has none)."""
-    return self.model.attention_titles() if isinstance(self.model, ResNet) else {}
+    """The response layer of each CNL map and the block each NL block follows (ResNet;
+    MobileNetV2 has no attention)."""
+    if not isinstance(self.model, ResNet):
+      return {}
+    titles = {f'{block}_nonlocal/attention': f'NL block after {block}'
+              for block in self.model.nonlocal_after}
+    if self.model.cnl is not None:
+      titles.update({f'cnl/attention_{i}': f'CNL response {response}'
+                     for i, response in enumerate(self.model.cnl.responses)})
+    return titles
 
   def cam_targets(self) -> tuple[CamTarget, ...]:
     """The one head on the last convolutional stage (ResNet: after any NL or CNL block

@@ -50,7 +50,7 @@ def recursive_mosaic(depth: int) -> Mosaic:
 class Progressive(Method):
   """A method of `schedule` updates per batch that predicts with each head and their sum.
 
-  Subclasses set `schedule`, `reported_head` (the sum's name), `presets` and `name`. The
+  Subclasses set `schedule`, `reported_head` (the sum's name) and `name`. The
   network returns `(logits by head, features)` and has its ImageNet trunk under 'backbone',
   which is its own parameter group.
   """
@@ -89,7 +89,7 @@ class Progressive(Method):
     return len(self.schedule)
 
   def check(self, config: ml_collections.ConfigDict) -> None:
-    options = config.method
+    options = self.options
     if options.mosaic_mode not in mosaics.MODES:
       raise ConfigError(f'config.method.mosaic_mode={options.mosaic_mode!r} must be one of '
                         f'{mosaics.MODES}.')
@@ -113,8 +113,7 @@ class Progressive(Method):
     images = batch['image']
     if granularity.mosaic is not None:
       images = granularity.mosaic(images, mosaic_rng, self.options.mosaic_mode)
-    (logits, _), new_state = self.train_forward(params, model_state, images,
-                                                {'dropout': dropout_rng})
+    (logits, _), new_state = self.train_forward(params, model_state, images, dropout_rng)
     metrics = cross_entropy_metrics(logits[granularity.head], batch['label'],
                                     f'{granularity.head}/')
     return granularity.weight * metrics[f'{granularity.head}/loss'], (new_state, metrics)

@@ -1,76 +1,154 @@
-"""Every training method by name, and every model preset by the method that trains it.
+"""Every model preset, the method that trains it, and how both are built by name.
 
-Adding a method: write its folder (network, method class with its presets and options) and
-list its class here; the loop, the tools and the preset tests pick it up.
+Adding a method: write its folder (network and method class with its options) and add its
+presets to `PRESETS`; the loop, the tools and the preset tests pick them up.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import fnmatch
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import ml_collections
 
 from cnl_jax.errors import ConfigError
 from cnl_jax.methods.base import Method
 from cnl_jax.methods.classification import Classification
-from cnl_jax.methods.pmg import PMGMethod
-from cnl_jax.methods.rmg_pmsi import RMGPMSIMethod
-from cnl_jax.methods.tasn import TASNMethod
-from cnl_jax.models.builders import Preset
+from cnl_jax.methods.pmg import PMG, PMGMethod
+from cnl_jax.methods.rmg_pmsi import RMGPMSI, RMGPMSIMethod
+from cnl_jax.methods.tasn import TASN, TASNMethod
+from cnl_jax.models.mobilenet_v2 import Depthwise, MobileNetV2, fastest_depthwise
+from cnl_jax.models.resnet import ARCHITECTURES, CNLPlacement, ResNet
 
-METHODS: dict[str, type[Method]] = {
-    method.name: method for method in (Classification, TASNMethod, RMGPMSIMethod, PMGMethod)}
 
-# Every model preset (`config.model`) and the method that trains it.
-PRESETS: dict[str, Preset] = {name: preset for method in METHODS.values()
-                              for name, preset in method.presets.items()}
-PRESET_METHODS: dict[str, type[Method]] = {name: method for method in METHODS.values()
-                                           for name in method.presets}
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """A named model: the method that trains it, its module class and the attributes that
+  define it."""
+  method: type[Method]
+  module: type[nn.Module]
+  kwargs: dict[str, Any]
+
+
+# Where the paper's released code attaches its blocks (0-based block indices). NL blocks sit
+# after the same blocks that feed the CNL responses (FouriYe/CNL-ICIP2020, cnlnet_5CNL.py and
+# the paper's Table 2 parameter counts pin the stages).
+PAPER_PLACEMENTS: dict[int, CNLPlacement] = {
+    50: CNLPlacement('res5_1', ('res3_1', 'res3_3', 'res4_1', 'res4_3', 'res4_5')),
+    101: CNLPlacement('res5_1', ('res3_1', 'res3_3', 'res4_5', 'res4_12', 'res4_19')),
+}
+# Not in the paper: ResNet-34 has ResNet-50's blocks per stage, so it takes the same
+# placement; ResNet-18 (two blocks a stage) queries res5_0 with the last block of res3, res4.
+PLACEMENTS: dict[int, CNLPlacement] = {
+    18: CNLPlacement('res5_0', ('res3_1', 'res4_1')),
+    34: PAPER_PLACEMENTS[50],
+    **PAPER_PLACEMENTS,
+}
+
+
+def _resnet_presets() -> dict[str, Preset]:
+  """resnet<depth>, and resnet<depth>_<n>nl / _<n>cnl with the blocks at `PLACEMENTS`."""
+  presets = {f'resnet{depth}': Preset(Classification, ResNet, dict(depth=depth))
+             for depth in ARCHITECTURES}
+  for depth, placement in PLACEMENTS.items():
+    count = len(placement.responses)
+    presets[f'resnet{depth}_{count}nl'] = Preset(
+        Classification, ResNet, dict(depth=depth, nonlocal_after=placement.responses))
+    presets[f'resnet{depth}_{count}cnl'] = Preset(Classification, ResNet,
+                                                  dict(depth=depth, cnl=placement))
+  return presets
+
+
+# Every model preset (`config.model`), by name.
+PRESETS: dict[str, Preset] = {
+    **_resnet_presets(),
+    'mobilenet_v2': Preset(Classification, MobileNetV2, {}),
+    'tasn_resnet50': Preset(TASNMethod, TASN, {}),
+    'rmg_pmsi_mobilenetv2': Preset(RMGPMSIMethod, RMGPMSI, {}),
+    'pmg_resnet50': Preset(PMGMethod, PMG, {}),
+}
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+  """The preset names, sorted; those matching the shell-style `pattern` ('resnet50*')."""
+  names = sorted(PRESETS)
+  return names if pattern is None else fnmatch.filter(names, pattern)
+
+
+def get_preset(name: str) -> Preset:
+  """The preset called `name`. The one error for an unknown model name (`config.model`,
+  a tool's --model, `create_model`): a ConfigError with the closest names and every name."""
+  if name not in PRESETS:
+    close = difflib.get_close_matches(name, PRESETS, n=3)
+    hint = f'did you mean {" or ".join(map(repr, close))}? ' if close else ''
+    raise ConfigError(f'Unknown model {name!r}; {hint}valid models: '
+                      f'{", ".join(sorted(PRESETS))}.')
+  return PRESETS[name]
 
 
 def create_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
-  """Builds any preset by name: a backbone ('resnet50_5cnl') or another method's network
-  ('tasn_resnet50'); `overrides` replace or add attributes of its module."""
-  if name not in PRESETS:
-    raise ValueError(f'Unknown model {name!r}; valid names are: {", ".join(sorted(PRESETS))}.')
-  return PRESETS[name].build(num_classes, **overrides)
+  """The network of preset `name` with `num_classes` outputs, e.g. `create_model(
+  'resnet50_5cnl', 200, dtype=jnp.bfloat16)`; `overrides` replace or add attributes of its
+  module (dtype, cnl_reshape, dropout_rate, width, ...)."""
+  preset = get_preset(name)
+  if not isinstance(num_classes, int) or num_classes < 1:
+    raise ValueError(f'num_classes must be a positive integer, got {num_classes!r}.')
+  return preset.module(num_classes=num_classes, **{**preset.kwargs, **overrides})
 
 
-def method_config(model: str) -> ml_collections.ConfigDict:
-  """The `config.method` section, with its defaults, of the method that trains `model`."""
-  if model not in PRESET_METHODS:
-    raise ConfigError(f'config.model={model!r} is unknown; valid models: '
-                      f'{", ".join(sorted(PRESETS))}.')
-  return PRESET_METHODS[model].default_options()
+def method_options(model: str, overrides: Any) -> ml_collections.ConfigDict:
+  """The options of the method that trains `model`: its defaults, with `overrides` (the
+  `config.method` section) in place of the ones it sets.
 
-
-def build_method(config: ml_collections.ConfigDict, num_classes: int) -> Method:
-  """The model `config.model` names, wrapped in its method with `config.method`'s options.
-
-  Raises ConfigError when the model is unknown or `config.method` belongs to another method
-  (e.g. `--config.model=tasn_resnet50` on a CNL config).
+  Raises ConfigError naming an option the method does not have, and the ones it has.
   """
-  method = PRESET_METHODS.get(config.model)
-  if method is None:
-    raise ConfigError(f'config.model={config.model!r} is unknown; valid models: '
-                      f'{", ".join(sorted(PRESETS))}.')
-  options = config.method
-  if options.name != method.name:
-    raise ConfigError(
-        f'config.model={config.model!r} is trained by method {method.name!r}, but '
-        f'config.method holds the options of {options.name!r}; start from a config of '
-        f'{method.name!r} (configs/) or set config.method = '
-        f'cnl_jax.methods.method_config({config.model!r}) in your config file.')
-  expected = set(method.default_options())
-  if set(options) != expected:
-    raise ConfigError(f'config.method has the fields {sorted(options)}; method '
-                      f'{method.name!r} takes {sorted(expected)}.')
+  method = get_preset(model).method
+  options = method.default_options()
+  for name, value in dict(overrides).items():
+    if name not in options:
+      raise ConfigError(
+          f'config.method.{name} is not an option of method {method.name!r}, which trains '
+          f'config.model={model!r}; its options: {", ".join(sorted(options)) or "none"}.')
+    try:
+      options[name] = value
+    except TypeError as error:  # ConfigDict keeps each default's type (int -> float is fine)
+      raise ConfigError(f'config.method.{name}={value!r} has the wrong type: {error}') from error
+  return options
+
+
+def resolved_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A copy of `config` whose `method` section holds every option of the model's method,
+  the defaults merged in: what a run records in its config.json and compares on resume, so
+  that a later change of a default cannot change a saved run."""
+  config = config.copy_and_resolve_references()
+  config.method = method_options(config.model, config.method)
+  return config
+
+
+def build_method(config: ml_collections.ConfigDict, num_classes: int,
+                 depthwise: Depthwise | None = None) -> Method:
+  """The model `config.model` names, wrapped in its method with its options
+  (`method_options`).
+
+  `depthwise`, when given, is how MobileNetV2 trunks run their depthwise convs (export asks
+  for 'grouped', the kernel LiteRT and ONNX have); else `config.model_overrides.depthwise`,
+  else the fastest for JAX's backend. The results are the same.
+  """
+  preset = get_preset(config.model)
+  options = method_options(config.model, config.method)
+  overrides = dict(config.model_overrides)
+  if any(field.name == 'depthwise' for field in dataclasses.fields(preset.module)):
+    overrides['depthwise'] = (depthwise or overrides.get('depthwise')
+                              or fastest_depthwise(jax.default_backend()))
   try:
-    model = create_model(config.model, num_classes, dtype=jnp.dtype(config.dtype),
-                         **config.model_overrides)
+    model = create_model(config.model, num_classes, dtype=jnp.dtype(config.dtype), **overrides)
   except TypeError as error:  # an attribute the module does not have
     raise ConfigError(f'config.model_overrides={dict(config.model_overrides)} does not fit '
-                      f'config.model={config.model!r}: {error}') from error
-  return method(model, num_classes, options)
+                      f'config.model={config.model!r} ({error}); start from a config of that '
+                      'model (configs/) or leave the field out.') from error
+  return preset.method(model, num_classes, options)

@@ -9,7 +9,7 @@ features[18]), so the converter maps them one to one and RMG-PMSI's taps read `b
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import flax.linen as nn
 import jax
@@ -58,21 +58,30 @@ def block_specs(width_multiplier: float = 1.0) -> tuple[BlockSpec, ...]:
 
 NUM_BLOCKS = len(block_specs())  # 17: `last` is torchvision's features[NUM_BLOCKS + 1]
 
+# How the depthwise convs run: 'grouped' (one grouped convolution: cuDNN's depthwise kernels
+# on GPU, and what LiteRT and ONNX have kernels for) or 'shifted' (`ShiftedDepthwiseConv`,
+# the fast one under XLA:CPU). Same parameters and results.
+Depthwise = Literal['grouped', 'shifted']
+DEPTHWISE = ('grouped', 'shifted')
 
-class DepthwiseConv(nn.Conv):
-  """A depthwise conv (`feature_group_count` = channels, no bias, PyTorch padding k // 2).
 
-  On CPU it runs as k x k shifted multiply-adds, which XLA fuses into one elementwise loop:
-  ~30x faster forward and ~5x faster backward there than XLA's grouped convolution (0.3 vs
-  9 GMAC/s, BENCHMARKS.md). On GPU and TPU it is the grouped convolution (cuDNN's
-  depthwise kernels). Same parameter and result either way; still an `nn.Conv`, so
-  `cnl_jax.summary` counts its MACs.
+def fastest_depthwise(backend: str) -> Depthwise:
+  """The depthwise lowering that runs fastest on JAX backend `backend` ('cpu', 'gpu', ...)."""
+  return 'shifted' if backend == 'cpu' else 'grouped'
+
+
+class ShiftedDepthwiseConv(nn.Conv):
+  """A depthwise conv (`feature_group_count` = channels, no bias, PyTorch padding k // 2)
+  written as k x k shifted multiply-adds.
+
+  XLA:CPU fuses them into one elementwise loop: ~30x faster forward and ~5x faster backward
+  there than its grouped convolution (0.3 vs 9 GMAC/s, BENCHMARKS.md); on GPUs and under
+  LiteRT the grouped convolution is faster. The parameter is `nn.Conv`'s, and it is still an
+  `nn.Conv`, so `cnl_jax.summary` counts its MACs.
   """
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    if jax.default_backend() != 'cpu':
-      return super().__call__(x)
     kernel_height, kernel_width = self.kernel_size
     stride_height, stride_width = self.strides
     channels = x.shape[-1]
@@ -94,13 +103,15 @@ class ConvNormActivation(nn.Module):
   stride: int = 1
   groups: int = 1
   activation: bool = True
+  depthwise: Depthwise = 'grouped'
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-    conv = DepthwiseConv if self.groups == self.features == x.shape[-1] else nn.Conv
+    shifted = self.depthwise == 'shifted' and self.groups == self.features == x.shape[-1]
+    conv = ShiftedDepthwiseConv if shifted else nn.Conv
     x = conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride),
              padding=torch_padding(self.kernel), feature_group_count=self.groups,
              use_bias=False, kernel_init=kaiming_fan_out_init, name='conv', **common)(x)
@@ -111,6 +122,7 @@ class ConvNormActivation(nn.Module):
 class InvertedResidual(nn.Module):
   """1x1 expansion (absent when t = 1) -> 3x3 depthwise -> linear 1x1 projection (+ input)."""
   spec: BlockSpec
+  depthwise: Depthwise = 'grouped'
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
@@ -121,8 +133,8 @@ class InvertedResidual(nn.Module):
     y = x
     if spec.expansion != 1:
       y = ConvNormActivation(hidden, name='expand', **common)(y, train=train)
-    y = ConvNormActivation(hidden, 3, spec.stride, groups=hidden, name='depthwise',
-                           **common)(y, train=train)
+    y = ConvNormActivation(hidden, 3, spec.stride, groups=hidden, depthwise=self.depthwise,
+                           name='depthwise', **common)(y, train=train)
     y = ConvNormActivation(spec.out_channels, activation=False, name='project',
                            **common)(y, train=train)
     if spec.stride == 1 and spec.in_channels == spec.out_channels:
@@ -144,12 +156,15 @@ class MobileNetV2(nn.Module):
     stem_stride: 2 in torchvision; 1 keeps twice the resolution in every tap (RMG-PMSI's
       released code).
     dropout_rate: dropout before the classifier (0.2 in torchvision).
+    depthwise: how the depthwise convs run, 'grouped' or 'shifted' (`DEPTHWISE`); whoever
+      builds the model picks the fast one for where it runs (`fastest_depthwise`).
     dtype: compute dtype; param_dtype: parameter dtype (BN statistics stay float32).
   """
   num_classes: int | None
   width_multiplier: float = 1.0
   stem_stride: int = 2
   dropout_rate: float = 0.2
+  depthwise: Depthwise = 'grouped'
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
@@ -167,6 +182,8 @@ class MobileNetV2(nn.Module):
                        f'{images.shape}.')
     if self.stem_stride not in (1, 2):
       raise ValueError(f'stem_stride must be 1 or 2, got {self.stem_stride!r}.')
+    if self.depthwise not in DEPTHWISE:
+      raise ValueError(f'depthwise must be one of {DEPTHWISE}, got {self.depthwise!r}.')
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     features = {}
     x = ConvNormActivation(make_divisible(STEM_CHANNELS * self.width_multiplier), 3,
@@ -174,7 +191,7 @@ class MobileNetV2(nn.Module):
                                images.astype(self.dtype), train=train)
     features['stem'] = x
     for spec in block_specs(self.width_multiplier):
-      x = InvertedResidual(spec, name=spec.name, **common)(x, train=train)
+      x = InvertedResidual(spec, self.depthwise, name=spec.name, **common)(x, train=train)
       features[spec.name] = x
     last_channels = make_divisible(LAST_CHANNELS * max(1.0, self.width_multiplier))
     x = ConvNormActivation(last_channels, name='last', **common)(x, train=train)

@@ -237,16 +237,6 @@ class ResNet(nn.Module):
       return (f'{last}_nonlocal',)
     return (last,)
 
-  def attention_titles(self) -> dict[str, str]:
-    """A column title for each attention map (`trained_run.TrainedRun.attention_maps`): the
-    response layer of each CNL map, the block each NL block follows."""
-    titles = {f'{block}_nonlocal/attention': f'NL block after {block}'
-              for block in self.nonlocal_after}
-    if self.cnl is not None:
-      titles.update({f'cnl/attention_{i}': f'CNL response {response}'
-                     for i, response in enumerate(self.cnl.responses)})
-    return titles
-
   def _check(self, images: jax.Array, specs: tuple[BlockSpec, ...]) -> None:
     if images.ndim != 4 or images.shape[-1] != 3:
       raise ValueError(f'ResNet takes images [batch, height, width, 3], got {images.shape}.')

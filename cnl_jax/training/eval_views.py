@@ -7,8 +7,8 @@ the mirrors and averages the logits of every view in float32. Logits rather than
 probabilities: the mean of the logits is what torchvision's multi-crop recipe averages
 (pytorch/vision @ 6247d96d, torchvision/transforms/transforms.py, FiveCrop's docstring:
 `result.view(bs, ncrops, -1).mean(1)`), the eval loss is then the cross-entropy of one
-set of logits, and a method whose reported head sums its heads' logits (PMG, RMG-PMSI)
-reports the sum of the heads' averages.
+set of logits, and a method whose reported head sums its heads' logits reports the sum
+of the heads' averages.
 """
 
 from __future__ import annotations

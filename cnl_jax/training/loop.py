@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 
 from cnl_jax.errors import ConfigError, RunNotFoundError, UserError
-from cnl_jax.methods import Method, build_method
+from cnl_jax.methods import Method, build_method, resolved_config
 from cnl_jax.training import steps
 from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints, has_checkpoint
 from cnl_jax.training.config_checks import check_config
@@ -135,6 +135,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """
   from cnl_jax import data  # pylint: disable=import-outside-toplevel
   check_config(config, jax.device_count(), jax.process_count())
+  config = resolved_config(config)
   changes = resume_changes(config, workdir, has_checkpoint(workdir))
   info = data.load_info(config.data)
   steps_per_epoch = data.steps_per_epoch(info, config.batch_size)
@@ -237,6 +238,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   `config.eval_tta`'s test-time augmentation."""
   from cnl_jax import data  # pylint: disable=import-outside-toplevel
   check_config(config, jax.device_count(), jax.process_count())
+  config = resolved_config(config)
   resume_changes(config, workdir, has_checkpoint(workdir))
   info = data.load_info(config.data)
   checkpoints = Checkpoints(workdir, config.keep_checkpoints)

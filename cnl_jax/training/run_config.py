@@ -96,7 +96,10 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
         'before runs stored their config. Train into it with `python main.py --config ... '
         f'--workdir {workdir}` (an existing run resumes and writes the file).')
   with open(path, encoding='utf-8') as file:
-    return ml_collections.ConfigDict(json.load(file, object_hook=_lists_to_tuples))
+    saved = json.load(file, object_hook=_lists_to_tuples)
+  # Runs saved before the model alone named its method hold the method's name there too.
+  saved.get('method', {}).pop('name', None)
+  return ml_collections.ConfigDict(saved)
 
 
 def _lists_to_tuples(fields: dict) -> dict:

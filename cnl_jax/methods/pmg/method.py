@@ -4,9 +4,8 @@ train.py and utils.py)."""
 
 from __future__ import annotations
 
-from cnl_jax.methods.pmg.network import PMG, stage_taps
+from cnl_jax.methods.pmg.network import stage_taps
 from cnl_jax.methods.progressive import Granularity, Progressive, jigsaw
-from cnl_jax.models.builders import Preset
 
 
 class PMGMethod(Progressive):
@@ -16,7 +15,6 @@ class PMGMethod(Progressive):
   the heads' rate (0.0002 against 0.002 as released)."""
 
   name = 'pmg'
-  presets = {'pmg_resnet50': Preset(PMG, {})}
   reported_head = 'combined'
   schedule = (Granularity(jigsaw(8), 8, 'stage1', 1.0),
               Granularity(jigsaw(4), 4, 'stage2', 1.0),

@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.models.granularity_heads import Classifier, ConvBlock
+from cnl_jax.methods.pmg.heads import Classifier, ConvBlock
 from cnl_jax.models.resnet import ResNet, block_specs
 
 HEADS = ('stage1', 'stage2', 'stage3', 'concat')

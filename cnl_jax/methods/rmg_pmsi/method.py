@@ -7,8 +7,7 @@ from __future__ import annotations
 import ml_collections
 
 from cnl_jax.methods.progressive import Granularity, Progressive, recursive_mosaic
-from cnl_jax.methods.rmg_pmsi.network import RMGPMSI, TAPS
-from cnl_jax.models.builders import Preset
+from cnl_jax.methods.rmg_pmsi.network import TAPS
 
 
 class RMGPMSIMethod(Progressive):
@@ -17,7 +16,6 @@ class RMGPMSIMethod(Progressive):
   The backbone is torchvision's MobileNetV2 at 0.1 x the rate, frozen for 5 epochs."""
 
   name = 'rmg_pmsi'
-  presets = {'rmg_pmsi_mobilenetv2': Preset(RMGPMSI, {})}
   reported_head = 'mix'
   schedule = (Granularity(recursive_mosaic(3), 8, 'stage1', 1.0),
               Granularity(recursive_mosaic(2), 4, 'stage2', 1.0),

@@ -5,7 +5,7 @@ Network-for-FGVC @ 857ba00, models/network/PMSI.py, models/backbone/MobilenetV2_
 three taps of a MobileNetV2 trunk (the last 32-, 96- and 1280-channel outputs), each through
 a smooth conv and a global max pool to v_i; the MSI gate u_i = v_i + sigmoid(m * v_i) * v_i with m computed from all three;
 one classifier per stage on u_i and a concat classifier on [u1; u2; u3]. The conv blocks
-and classifiers are PMG's (`cnl_jax.models.granularity_heads`).
+and classifiers are PMG's (`cnl_jax.methods.pmg.heads`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.models.granularity_heads import Classifier, ConvBlock
+from cnl_jax.methods.pmg.heads import Classifier, ConvBlock
 from cnl_jax.models.layers import torch_dense
-from cnl_jax.models.mobilenet_v2 import MobileNetV2
+from cnl_jax.models.mobilenet_v2 import Depthwise, MobileNetV2
 
 # The trunk outputs each stage reads: the last 32-, 96- and 1280-channel outputs
 # (torchvision features[6], [13], [18]).
@@ -36,6 +36,7 @@ class MultiStageInteraction(nn.Module):
   """
   inner_features: int = 320
   dropout_rate: float = 0.5
+  depthwise: Depthwise = 'grouped'
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
@@ -65,6 +66,7 @@ class RMGPMSI(nn.Module):
     smooth_inner_features, features: the smooth convs' widths (320 -> 640 as released).
     classifier_features: hidden width of the classifiers and of the MSI's first map (320).
     dropout_rate: dropout inside the MSI (0.5).
+    depthwise: how the trunk's depthwise convs run (`MobileNetV2.depthwise`).
     dtype: compute dtype; param_dtype: parameter dtype (BN statistics stay float32).
   """
   num_classes: int
@@ -74,6 +76,7 @@ class RMGPMSI(nn.Module):
   features: int = 640
   classifier_features: int = 320
   dropout_rate: float = 0.5
+  depthwise: Depthwise = 'grouped'
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
@@ -83,7 +86,8 @@ class RMGPMSI(nn.Module):
     """images [batch, height, width, 3] -> ({head: logits [batch, num_classes]}, features)."""
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     _, trunk = MobileNetV2(None, width_multiplier=self.width_multiplier,
-                           stem_stride=self.stem_stride, name='backbone', **common)(
+                           stem_stride=self.stem_stride, depthwise=self.depthwise,
+                           name='backbone', **common)(
                                images, train=train)
     pooled = [ConvBlock(self.smooth_inner_features, self.features, name=f'smooth{i + 1}',
                         **common)(trunk[tap], train=train) for i, tap in enumerate(TAPS)]

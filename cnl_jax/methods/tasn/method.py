@@ -14,8 +14,7 @@ import optax
 from cnl_jax.errors import ConfigError
 from cnl_jax.grad_cam import CamTarget
 from cnl_jax.methods.base import Method, Metrics, Panel, cross_entropy_metrics
-from cnl_jax.methods.tasn.network import HEADS, TASN
-from cnl_jax.models.builders import Preset
+from cnl_jax.methods.tasn.network import HEADS
 from cnl_jax.models.resnet import block_specs
 
 
@@ -44,8 +43,8 @@ class TASNMethod(Method):
   """
 
   name = 'tasn'
-  presets = {'tasn_resnet50': Preset(TASN, {})}
   reported_head = 'master_shared'
+  rng_names = ('sampling',)  # the sampler's draws; TASN has no dropout
 
   @classmethod
   def default_options(cls) -> ml_collections.ConfigDict:
@@ -55,16 +54,16 @@ class TASNMethod(Method):
     return options
 
   def check(self, config: ml_collections.ConfigDict) -> None:
-    if not config.method.distillation_temperature > 0:
+    del config  # the options alone
+    if not self.options.distillation_temperature > 0:
       raise ConfigError('config.method.distillation_temperature='
-                        f'{config.method.distillation_temperature} must be positive.')
+                        f'{self.options.distillation_temperature} must be positive.')
 
   def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
     """Mean loss over the batch, the new model state and per-head metrics."""
     del update  # one update per batch
-    (logits, _), new_state = self.train_forward(params, model_state, batch['image'],
-                                                {'sampling': rng})
+    (logits, _), new_state = self.train_forward(params, model_state, batch['image'], rng)
     metrics = {}
     for head in HEADS:
       metrics.update(cross_entropy_metrics(logits[head], batch['label'], f'{head}/'))

@@ -1,4 +1,4 @@
-"""The per-stage heads of PMG and of RMG-PMSI, which inherits them: a conv block that pools
+"""PMG's per-stage heads, which RMG-PMSI inherits: a conv block that pools
 a stage's map to a vector, and a two-layer classifier.
 
 Both follow PMG's released code (PRIS-CV/PMG-Progressive-Multi-Granularity-Training @
