@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from cnl_jax import create_model, data, lite, predict, training
+from cnl_jax import create_model, data, export as export_package, lite, training
+from cnl_jax.cli.harness import run_command
 from cnl_jax.data.sources import prepared_builder
-from cnl_jax.export import __main__ as export_cli
 from cnl_jax.export import exporter, onnx, source, tflite
 from cnl_jax.methods import method_config
 from conftest import randomize
 from configs import demo
-from runs import small_config
+from helpers.runs import small_config
 
 # Randomly initialised presets at small size: (model, overrides, image size).
 PRESETS = {
@@ -137,16 +137,16 @@ def test_split(run_dir):
 
 
 def export(run_dir, capsys, *flags):
-  """`python -m cnl_jax.export` on the demo run; the model path it prints."""
-  assert export_cli.main(['--workdir', str(run_dir), *flags]) == 0
+  """`cnl-jax export` on the demo run; the model path it prints."""
+  assert run_command('export', ['--workdir', str(run_dir), *flags]) == 0
   return capsys.readouterr().out.split()[0]
 
 
 def test_demo_run_exports_every_format(run_dir, test_split, capsys):
   images, reference = test_split
   sizes = {}
-  for file_format in exporter.FORMATS:
-    for quantize in tflite.QUANTIZATIONS:
+  for file_format in export_package.FORMATS:
+    for quantize in export_package.QUANTIZATIONS:
       path = export(run_dir, capsys, '--format', file_format, '--quantize', quantize,
                     '--calibration-count', '64')
       assert path == os.path.join(run_dir, 'export', exporter.file_stem(
@@ -191,11 +191,11 @@ def image_files(run_dir, tmp_path_factory):
 
 
 def test_lite_predictor_gives_the_top_5_of_cnl_jax_predict(run_dir, image_files, capsys):
-  for file_format in exporter.FORMATS:
+  for file_format in export_package.FORMATS:
     model = export(run_dir, capsys, '--format', file_format)
     assert lite.main(['predict', model, str(image_files), '--json']) == 0
     exported = json.loads(capsys.readouterr().out)
-    assert predict.main(['--workdir', str(run_dir), str(image_files), '--json']) == 0
+    assert run_command('predict', ['--workdir', str(run_dir), str(image_files), '--json']) == 0
     expected = json.loads(capsys.readouterr().out)
     assert [[entry['class'] for entry in prediction['top_k']]
             for prediction in exported['predictions']] == [
@@ -210,20 +210,18 @@ def assert_one_line_error(capsys, status, expected):
 
 
 def test_bad_requests_are_one_line(run_dir, tmp_path, capsys):
-  with pytest.raises(SystemExit) as exit_info:
-    export_cli.main(['--workdir', str(run_dir), '--format', 'coreml'])
-  assert_one_line_error(capsys, exit_info.value.code, "invalid choice: 'coreml'")
+  status = run_command('export', ['--workdir', str(run_dir), '--format', 'coreml'])
+  assert_one_line_error(capsys, status, "invalid choice: 'coreml'")
+  assert status == 2
 
   untrained = tmp_path / 'untrained'
   untrained.mkdir()
   shutil.copy(run_dir / 'config.json', untrained / 'config.json')
-  with pytest.raises(SystemExit) as exit_info:
-    export_cli.main(['--workdir', str(untrained)])
-  assert_one_line_error(capsys, exit_info.value.code, 'holds no checkpoint')
+  status = run_command('export', ['--workdir', str(untrained)])
+  assert_one_line_error(capsys, status, 'holds no checkpoint')
 
   empty = tmp_path / 'no_images'
   empty.mkdir()
-  with pytest.raises(SystemExit) as exit_info:
-    export_cli.main(['--workdir', str(run_dir), '--quantize', 'int8',
-                     '--calibration-images', str(empty)])
-  assert_one_line_error(capsys, exit_info.value.code, 'int8 needs at least 1 calibration')
+  status = run_command('export', ['--workdir', str(run_dir), '--quantize', 'int8',
+                                  '--calibration-images', str(empty)])
+  assert_one_line_error(capsys, status, 'int8 needs at least 1 calibration')
