@@ -136,18 +136,25 @@ def test_split(run_dir):
   return images, np.asarray(jax.jit(run.predict_fn)(run.variables, images))
 
 
-def export(run_dir, capsys, *flags):
-  """`cnl-jax export` on the demo run; the model path it prints."""
+def export(run_dir, capfd, *flags):
+  """`cnl-jax export` on the demo run; the model path it prints. The converters' notices and
+  warnings go to the log beside the model, not to the terminal."""
   assert run_command('export', ['--workdir', str(run_dir), *flags]) == 0
-  return capsys.readouterr().out.split()[0]
+  out, err = capfd.readouterr()
+  model, _, _, _, log, _ = out.split()
+  assert log == f'{model}.log' and os.path.getsize(log) > 0
+  for chatter in ('UserWarning', 'fully_quantize', 'deprecated', 'XNNPACK',
+                  'did not fully read'):
+    assert chatter not in err, err
+  return model
 
 
-def test_demo_run_exports_every_format(run_dir, test_split, capsys):
+def test_demo_run_exports_every_format(run_dir, test_split, capfd):
   images, reference = test_split
   sizes = {}
   for file_format in export_package.FORMATS:
     for quantize in export_package.QUANTIZATIONS:
-      path = export(run_dir, capsys, '--format', file_format, '--quantize', quantize,
+      path = export(run_dir, capfd, '--format', file_format, '--quantize', quantize,
                     '--calibration-count', '64')
       assert path == os.path.join(run_dir, 'export', exporter.file_stem(
           source.source_from_run(str(run_dir)), quantize, 1) + f'.{file_format}')
@@ -162,8 +169,8 @@ def test_demo_run_exports_every_format(run_dir, test_split, capsys):
   assert sizes['tflite', 'none'] / sizes['tflite', 'int8'] >= INT8_SIZE_RATIO
 
 
-def test_metadata_makes_the_file_self_sufficient(run_dir, capsys):
-  path = export(run_dir, capsys, '--batch-size', '4')
+def test_metadata_makes_the_file_self_sufficient(run_dir, capfd):
+  path = export(run_dir, capfd, '--batch-size', '4')
   fields = lite.load_metadata(path)
   run = source.source_from_run(str(run_dir))
   assert path.endswith('_float32_b4.tflite') and fields['model_file'] == os.path.basename(path)
@@ -190,13 +197,13 @@ def image_files(run_dir, tmp_path_factory):
   return folder
 
 
-def test_lite_predictor_gives_the_top_5_of_cnl_jax_predict(run_dir, image_files, capsys):
+def test_lite_predictor_gives_the_top_5_of_cnl_jax_predict(run_dir, image_files, capfd):
   for file_format in export_package.FORMATS:
-    model = export(run_dir, capsys, '--format', file_format)
+    model = export(run_dir, capfd, '--format', file_format)
     assert lite.main(['predict', model, str(image_files), '--json']) == 0
-    exported = json.loads(capsys.readouterr().out)
+    exported = json.loads(capfd.readouterr().out)
     assert run_command('predict', ['--workdir', str(run_dir), str(image_files), '--json']) == 0
-    expected = json.loads(capsys.readouterr().out)
+    expected = json.loads(capfd.readouterr().out)
     assert [[entry['class'] for entry in prediction['top_k']]
             for prediction in exported['predictions']] == [
                 [entry['class'] for entry in prediction['top_k']]
