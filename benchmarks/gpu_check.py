@@ -74,8 +74,10 @@ def run_gpu_tests() -> dict[str, Any]:
        '-p', 'no:cacheprovider', str(ROOT / 'tests' / 'test_gpu.py')],
       cwd=ROOT, capture_output=True, text=True, check=False)
   lines = (process.stdout + process.stderr).strip().splitlines()
+  # pytest's summary is its stdout's last line; stderr may end with a library's log line.
+  summary = process.stdout.strip().splitlines()[-1:] or ['']
   return {'returncode': process.returncode, 'seconds': time.perf_counter() - start,
-          'summary': lines[-1] if lines else '', 'output_tail': '\n'.join(lines[-40:])}
+          'summary': summary[0], 'output_tail': '\n'.join(lines[-40:])}
 
 
 def measure(plan: Sequence[Row], *, warmup: int, steps: int, budget_seconds: float,

@@ -22,7 +22,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -92,7 +92,7 @@ def eval_transform(pixels: np.ndarray, preprocessing: dict[str, Any]) -> np.ndar
   return image * (np.float32(1) / (255 * std)) - mean / std  # the pipeline's multiply-add
 
 
-def read_image(path: str, preprocessing: dict[str, Any]) -> np.ndarray:
+def read_eval_image(path: str, preprocessing: dict[str, Any]) -> np.ndarray:
   """The image file at `path` as the exported model takes it: [size, size, 3] float32."""
   try:
     with Image.open(path) as image:
@@ -103,15 +103,18 @@ def read_image(path: str, preprocessing: dict[str, Any]) -> np.ndarray:
 
 
 def image_paths(targets: Sequence[str]) -> list[str]:
-  """Files named in `targets`, each folder replaced by its non-hidden files in sorted order."""
-  paths = []
+  """Files named in `targets`, each folder replaced by its non-hidden files in sorted order;
+  a file named twice (alone and through its folder) is listed once, where it came first."""
+  paths = {}
   for target in targets:
     if os.path.isdir(target):
-      paths += [os.path.join(target, name) for name in sorted(os.listdir(target))
-                if not name.startswith('.') and os.path.isfile(os.path.join(target, name))]
+      for name in sorted(os.listdir(target)):
+        path = os.path.join(target, name)
+        if not name.startswith('.') and os.path.isfile(path):
+          paths.setdefault(os.path.realpath(path), path)
     else:
-      paths.append(target)
-  return paths
+      paths.setdefault(os.path.realpath(target), target)
+  return list(paths.values())
 
 
 def _litert_runner(model_path: str, threads: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -156,9 +159,9 @@ class ExportedModel:
     self.batch_size: int = self.metadata['input']['shape'][0]
     self._run = RUNTIMES[extension](model_path, threads or os.cpu_count() or 1)
 
-  def read_image(self, path: str) -> np.ndarray:
+  def read_eval_image(self, path: str) -> np.ndarray:
     """The image file at `path` through the model's eval transform: [size, size, 3]."""
-    return read_image(path, self.metadata['preprocessing'])
+    return read_eval_image(path, self.metadata['preprocessing'])
 
   def logits(self, images: np.ndarray) -> np.ndarray:
     """Logits [count, num_classes] of eval-transformed images [count, size, size, 3], run in
@@ -172,36 +175,47 @@ class ExportedModel:
     return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)))
 
 
-def top_k_classes(paths: Sequence[str], logits: np.ndarray, class_names: Sequence[str],
-                  top_k: int) -> list[dict[str, Any]]:
-  """Per file its `top_k` classes by softmax probability of `logits` [count, num_classes]
-  (ties in index order), as both predictors print them."""
+def top_k(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+  """(labels, probabilities), each [count, k]: the `k` most probable classes of each row of
+  `logits` [count, num_classes] by softmax, most probable first (ties in index order).
+
+  The one softmax and top-k of the tools (predict, visualize, evaluate, this predictor).
+  """
+  logits = np.asarray(logits, np.float32)
   probabilities = np.exp(logits - logits.max(-1, keepdims=True))
   probabilities /= probabilities.sum(-1, keepdims=True)
-  predictions = []
-  for path, row in zip(paths, probabilities):
-    best = np.argsort(-row, kind='stable')[:top_k]
-    predictions.append({'file': path, 'top_k': [
-        {'label': int(label), 'class': class_names[label], 'probability': float(row[label])}
-        for label in best]})
-  return predictions
+  labels = np.argsort(-probabilities, axis=-1, kind='stable')[:, :k]
+  return labels, np.take_along_axis(probabilities, labels, axis=-1)
 
 
-def predict_files(model: ExportedModel, paths: Sequence[str], top_k: int = 5
+class Classifier(Protocol):
+  """What `predict_files` needs of a model: an exported one, or a trained run's."""
+  class_names: Sequence[str]
+
+  def read_eval_image(self, path: str) -> np.ndarray: ...
+
+  def logits(self, images: np.ndarray) -> np.ndarray: ...
+
+
+def predict_files(model: Classifier, paths: Sequence[str], top_k_count: int = 5
                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-  """(predictions, errors) as `cnl_jax.predict` gives them: per readable file its `top_k`
-  classes and probabilities, and per unreadable file the reason."""
+  """(predictions, errors): per readable file its `top_k_count` classes and probabilities,
+  and per unreadable file the reason."""
   images, readable, errors = [], [], []
   for path in paths:
     try:
-      images.append(model.read_image(path))
+      images.append(model.read_eval_image(path))
       readable.append(path)
     except UnreadableImageError as error:
       errors.append({'file': path, 'error': str(error)})
   if not images:
     return [], errors
-  return top_k_classes(readable, model.logits(np.stack(images)), model.class_names,
-                       top_k), errors
+  labels, probabilities = top_k(model.logits(np.stack(images)),
+                                min(top_k_count, len(model.class_names)))
+  return [{'file': path, 'top_k': [
+      {'label': int(label), 'class': model.class_names[label], 'probability': float(p)}
+      for label, p in zip(row_labels, row_probabilities)]}
+          for path, row_labels, row_probabilities in zip(readable, labels, probabilities)], errors
 
 
 def report(predictions: list[dict[str, Any]], errors: list[dict[str, str]],
@@ -246,8 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = ExportedModel(args.model, args.threads)
   except (OSError, ValueError, KeyError) as error:
     parser.exit(1, f'{parser.prog}: {error}\n')
-  predictions, errors = predict_files(model, image_paths(args.images),
-                                      min(args.top_k, len(model.class_names)))
+  predictions, errors = predict_files(model, image_paths(args.images), args.top_k)
   return report(predictions, errors, args.json)
 
 if __name__ == '__main__':

@@ -1,8 +1,9 @@
 """Parameter and MAC counts of a model, under the paper's convention and XLA's.
 
-Usage: python -m cnl_jax.summary --model resnet50_5cnl --num-classes 200 --image-size 448
-       python -m cnl_jax.summary --model rmg_pmsi_mobilenetv2 --override stem_stride=2
-       python -m cnl_jax.summary --model tasn_resnet50 --image-size 512 --graph train
+Usage: cnl-jax summary --model resnet50_5cnl --num-classes 200 --image-size 448
+       cnl-jax summary --model rmg_pmsi_mobilenetv2 --override stem_stride=2
+       cnl-jax summary --model tasn_resnet50 --image-size 512 --graph train
+(or `python -m cnl_jax.summary ...`; the command line is cnl_jax/cli/summary.py)
 
 The paper (Table 2) counts multiply-accumulates of convolutions and the classifier only,
 counts CNL's shared theta once per response (its released code recomputes it per
@@ -13,12 +14,8 @@ models with training-only branches (TASN's heads); batch statistics and dropout 
 
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
-import json
 import math
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.methods import create_model, get_preset, list_models
+from cnl_jax.methods import create_model, get_preset
 from cnl_jax.models import CNL, DotProductAttention
 
 
@@ -142,77 +139,6 @@ def summarize(name: str, num_classes: int, image_size: Sequence[int], graph: str
                       float(cost['flops']) / batch)
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-  """'stem_stride=2' -> ('stem_stride', 2); a value that is no Python literal stays a string."""
-  key, separator, value = text.partition('=')
-  if not separator or not key:
-    raise argparse.ArgumentTypeError(f'{text!r} is not of the form attribute=value.')
-  try:
-    return key, ast.literal_eval(value)
-  except (ValueError, SyntaxError):
-    return key, value
-
-
-def _format(summary: ModelSummary, compare_paper: bool) -> str:
-  height, width = summary.image_size
-  settings = ''.join(f', {key}={value!r}' for key, value in summary.overrides.items())
-  lines = [
-      f'{summary.model} ({summary.num_classes} classes, {height}x{width} input, '
-      f'{summary.graph} graph{settings})',
-      f'  trainable parameters      {summary.params:>16,}',
-      f'  MACs, paper convention    {summary.macs_paper:>16,}  (conv + fc)',
-      f'  MACs, attention products  {summary.macs_attention:>16,}',
-      f'  FLOPs, XLA estimate       {summary.xla_flops:>16,.0f}',
-  ]
-  if compare_paper:
-    if summary.model not in PAPER_TABLE_2:
-      lines.append(f'  (the paper reports no figures for {summary.model})')
-    else:
-      row = PAPER_TABLE_2[summary.model]
-      lines += [
-          '  paper, Table 2 (200 classes, 448x448), as printed:',
-          f'    "#param (x10^7)"        {row.printed_params:>16}   ours '
-          f'{summary.params / 1e7:.3f}',
-          f'    "Flops (x10^9)"         {row.printed_flops:>16}   ours '
-          f'{summary.macs_paper / 1e10:.3f} (conv + fc MACs / 1e10)',
-          '  reconstructed from the released code (not printed in the paper):',
-          f'    parameters              {row.params:>16,}   ours {summary.params - row.params:+,}',
-          f'    conv + fc MACs          {row.macs:>16,.0f}   ours '
-          f'{100 * (summary.macs_paper / row.macs - 1):+.3f}%',
-      ]
-      if (summary.num_classes, summary.image_size) != (200, (448, 448)):
-        lines.append('    (compare at --num-classes 200 --image-size 448)')
-  return '\n'.join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
-  parser.add_argument('--model', required=True, choices=list_models())
-  parser.add_argument('--num-classes', type=int, default=200)
-  parser.add_argument('--image-size', type=int, nargs='+', default=[448],
-                      help='one side, or height and width')
-  parser.add_argument('--graph', choices=('test', 'train'), default='test',
-                      help='the eval-mode forward pass, or the training one')
-  parser.add_argument('--override', type=parse_override, action='append', default=[],
-                      metavar='ATTRIBUTE=VALUE',
-                      help='set a model attribute, e.g. stem_stride=2 (repeatable)')
-  parser.add_argument('--json', action='store_true', help='print one JSON object')
-  parser.add_argument('--compare-paper', action='store_true',
-                      help="print the paper's Table 2 beside our figures")
-  args = parser.parse_args(argv)
-  if len(args.image_size) not in (1, 2):
-    parser.error('--image-size takes one side or height and width')
-  image_size = args.image_size * (3 - len(args.image_size))
-  try:
-    summary = summarize(args.model, args.num_classes, image_size, args.graph,
-                        dict(args.override))
-  except (ValueError, TypeError) as error:
-    parser.exit(2, f'error: {error}\n')
-  if args.json:
-    print(json.dumps(dataclasses.asdict(summary)))
-  else:
-    print(_format(summary, args.compare_paper))
-
-
-if __name__ == '__main__':
-  main(sys.argv[1:])
+if __name__ == '__main__':  # python -m cnl_jax.summary: the same as cnl-jax summary
+  from cnl_jax.cli import harness  # pylint: disable=import-outside-toplevel
+  harness.main('summary')

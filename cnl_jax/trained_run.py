@@ -1,6 +1,6 @@
 """A trained run loaded for inference: its config, class names, model and variables.
 
-Shared by the inspection tools (`cnl_jax.predict`, `cnl_jax.evaluate`, `cnl_jax.visualize`).
+Shared by the inspection commands (`cnl-jax predict`, `visualize`, `export`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import jax
 import ml_collections
 import numpy as np
 
+from cnl_jax import data
+from cnl_jax.data.image_files import read_eval_image
 from cnl_jax.grad_cam import CamTarget, grad_cam
+from cnl_jax.lite import top_k
 from cnl_jax.methods import Method, Panel, build_method
 from cnl_jax.models import ATTENTION_MAPS
 from cnl_jax.training.checkpoints import Checkpoints
@@ -50,12 +53,22 @@ class TrainedRun:
         functools.partial(self.method.predict, variables), image, target)
     self._grad_cam = jax.jit(cam, static_argnames='target')
 
+  def read_eval_image(self, path: str) -> np.ndarray:
+    """The image file at `path` through the run's eval transform: [size, size, 3]."""
+    config = self.config
+    return read_eval_image(path, config.image_size, config.eval_resize, config.dtype,
+                           data.augmentation(config.data))
+
   def logits(self, images: np.ndarray, flip: bool = False) -> np.ndarray:
-    """The reported head's class logits [batch, num_classes] (float32) of eval-transformed
-    images [batch, size, size, 3], or the mean over their crops [batch, crops, size, size, 3]
-    and, with `flip`, the crops' mirrors (`cnl_jax.training.eval_views`)."""
-    heads = self._predict(self.variables, images, flip=flip)
-    return np.asarray(heads[self.method.reported_head], np.float32)
+    """The reported head's class logits [count, num_classes] (float32) of eval-transformed
+    images [count, size, size, 3], or the mean over their crops [count, crops, size, size, 3]
+    and, with `flip`, the crops' mirrors (`cnl_jax.training.eval_views`); run in batches of
+    config.eval_batch_size."""
+    size = self.config.eval_batch_size
+    return np.concatenate([
+        np.asarray(self._predict(self.variables, images[start:start + size], flip=flip)[
+            self.method.reported_head], np.float32)
+        for start in range(0, len(images), size)] or [np.zeros((0, len(self.class_names)))])
 
   def panels(self, image: np.ndarray) -> dict[str, Panel]:
     """The method's own pictures of one eval-transformed image [size, size, 3] (e.g. maps
@@ -68,10 +81,9 @@ class TrainedRun:
     maps = []
     for target in self.method.cam_targets():
       values, logits = self._grad_cam(self.variables, image, target)
-      probabilities = np.asarray(jax.nn.softmax(logits.astype(np.float32)))
-      predicted = int(np.argmax(probabilities))
-      maps.append(ClassActivationMap(target, np.asarray(values), predicted,
-                                     float(probabilities[predicted])))
+      (predicted,), (probability,) = top_k(np.asarray(logits)[None], 1)
+      maps.append(ClassActivationMap(target, np.asarray(values), int(predicted[0]),
+                                     float(probability[0])))
     return maps
 
   def attention_maps(self, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -84,7 +96,6 @@ class TrainedRun:
 
 def load_run(workdir: str, step: int | None = None) -> TrainedRun:
   """The run in `workdir` at checkpoint `step` (default: the latest)."""
-  from cnl_jax import data  # pylint: disable=import-outside-toplevel
   config = load_run_config(workdir)
   checkpoints = Checkpoints(workdir)
   try:
@@ -93,11 +104,3 @@ def load_run(workdir: str, step: int | None = None) -> TrainedRun:
     checkpoints.close()
   return TrainedRun(config, data.load_info(config.data).class_names, variables)
 
-
-def read_image(run: TrainedRun, path: str) -> np.ndarray:
-  """The image file at `path` through the run's eval transform: [size, size, 3]."""
-  # pylint: disable=import-outside-toplevel
-  from cnl_jax.data.config import augmentation
-  from cnl_jax.data.image_files import read_eval_image
-  return read_eval_image(path, run.config.image_size, run.config.eval_resize, run.config.dtype,
-                         augmentation(run.config.data))

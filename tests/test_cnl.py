@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cnl_jax
-import reference
+from helpers import reference
 from conftest import randomize
 
 # Small odd sizes: query 3x5 with 16 channels, responses 7x9x6 and 5x3x10.

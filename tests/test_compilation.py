@@ -48,4 +48,3 @@ def test_same_shaped_batches_compile_once():
     jax.monitoring.unregister_event_duration_listener(record)
   assert first >= 2, compiled  # the listener sees compilations at all
   assert compiled[first:] == [], compiled[first:]
-  assert train_step._cache_size() == 1 and eval_step._cache_size() == 1

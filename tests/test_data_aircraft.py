@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from cnl_jax import data
 from configs import aircraft as aircraft_config
-from manual_files import config_for, make_tar, read_split, write_jpeg, write_lines
+from helpers.manual_files import config_for, make_tar, read_split, write_jpeg, write_lines
 
 VARIANTS = ['707-320', 'Cessna 172', 'F/A-18', 'Gulfstream IV']
 BANNER, PICTURE, BANNER_HEIGHT = 250, 60, 20

@@ -8,7 +8,7 @@ import pytest
 
 from cnl_jax import data
 from configs import nabirds as nabirds_config
-from manual_files import config_for, make_tar, read_split, write_jpeg, write_lines
+from helpers.manual_files import config_for, make_tar, read_split, write_jpeg, write_lines
 
 # classes.txt names every node of the taxonomy; hierarchy.txt links child to parent.
 CLASSES = {0: 'Birds', 1: 'Perching Birds', 2: 'Ducks, Geese, and Swans', 295: 'Bufflehead',

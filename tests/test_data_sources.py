@@ -13,7 +13,7 @@ import scipy.io
 
 from cnl_jax import data
 from configs.default import data_config
-from manual_files import cell, config_for, make_tar, read_split, struct_array, write_jpeg
+from helpers.manual_files import cell, config_for, make_tar, read_split, struct_array, write_jpeg
 
 
 # CUB: 3 classes, 9 images; labels in image_class_labels.txt, split flags, boxes in pixels.

@@ -8,7 +8,7 @@ import numpy as np
 
 from cnl_jax.distributed import detected_cluster
 from cnl_jax.training.metrics import read_metrics
-from runs import final_variables, finish, run_main
+from helpers.runs import final_variables, finish, run_main
 
 
 def free_port() -> int:

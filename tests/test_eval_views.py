@@ -7,7 +7,7 @@ import pytest
 from cnl_jax.errors import ConfigError
 from cnl_jax.training import steps
 from cnl_jax.training.eval_views import MODES, predict_views, views_of
-from toy_method import NUM_CLASSES, ToyMethod
+from helpers.toy_method import NUM_CLASSES, ToyMethod
 
 
 @pytest.fixture(scope='module')

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from cnl_jax import create_model, data, lite, predict, training
+from cnl_jax import create_model, data, export as export_package, lite, training
+from cnl_jax.cli.harness import run_command
 from cnl_jax.data.sources import prepared_builder
-from cnl_jax.export import __main__ as export_cli
 from cnl_jax.export import exporter, onnx, source, tflite
 from conftest import randomize
 from configs import demo
-from runs import small_config
+from helpers.runs import small_config
 
 # Randomly initialised presets at small size: (model, overrides, image size).
 PRESETS = {
@@ -134,18 +134,25 @@ def test_split(run_dir):
   return images, np.asarray(jax.jit(run.predict_fn)(run.variables, images))
 
 
-def export(run_dir, capsys, *flags):
-  """`python -m cnl_jax.export` on the demo run; the model path it prints."""
-  assert export_cli.main(['--workdir', str(run_dir), *flags]) == 0
-  return capsys.readouterr().out.split()[0]
+def export(run_dir, capfd, *flags):
+  """`cnl-jax export` on the demo run; the model path it prints. The converters' notices and
+  warnings go to the log beside the model, not to the terminal."""
+  assert run_command('export', ['--workdir', str(run_dir), *flags]) == 0
+  out, err = capfd.readouterr()
+  model, _, _, _, log, _ = out.split()
+  assert log == f'{model}.log' and os.path.getsize(log) > 0
+  for chatter in ('UserWarning', 'fully_quantize', 'deprecated', 'XNNPACK',
+                  'did not fully read'):
+    assert chatter not in err, err
+  return model
 
 
-def test_demo_run_exports_every_format(run_dir, test_split, capsys):
+def test_demo_run_exports_every_format(run_dir, test_split, capfd):
   images, reference = test_split
   sizes = {}
-  for file_format in exporter.FORMATS:
-    for quantize in tflite.QUANTIZATIONS:
-      path = export(run_dir, capsys, '--format', file_format, '--quantize', quantize,
+  for file_format in export_package.FORMATS:
+    for quantize in export_package.QUANTIZATIONS:
+      path = export(run_dir, capfd, '--format', file_format, '--quantize', quantize,
                     '--calibration-count', '64')
       assert path == os.path.join(run_dir, 'export', exporter.file_stem(
           source.source_from_run(str(run_dir)), quantize, 1) + f'.{file_format}')
@@ -160,8 +167,8 @@ def test_demo_run_exports_every_format(run_dir, test_split, capsys):
   assert sizes['tflite', 'none'] / sizes['tflite', 'int8'] >= INT8_SIZE_RATIO
 
 
-def test_metadata_makes_the_file_self_sufficient(run_dir, capsys):
-  path = export(run_dir, capsys, '--batch-size', '4')
+def test_metadata_makes_the_file_self_sufficient(run_dir, capfd):
+  path = export(run_dir, capfd, '--batch-size', '4')
   fields = lite.load_metadata(path)
   run = source.source_from_run(str(run_dir))
   assert path.endswith('_float32_b4.tflite') and fields['model_file'] == os.path.basename(path)
@@ -188,13 +195,13 @@ def image_files(run_dir, tmp_path_factory):
   return folder
 
 
-def test_lite_predictor_gives_the_top_5_of_cnl_jax_predict(run_dir, image_files, capsys):
-  for file_format in exporter.FORMATS:
-    model = export(run_dir, capsys, '--format', file_format)
+def test_lite_predictor_gives_the_top_5_of_cnl_jax_predict(run_dir, image_files, capfd):
+  for file_format in export_package.FORMATS:
+    model = export(run_dir, capfd, '--format', file_format)
     assert lite.main(['predict', model, str(image_files), '--json']) == 0
-    exported = json.loads(capsys.readouterr().out)
-    assert predict.main(['--workdir', str(run_dir), str(image_files), '--json']) == 0
-    expected = json.loads(capsys.readouterr().out)
+    exported = json.loads(capfd.readouterr().out)
+    assert run_command('predict', ['--workdir', str(run_dir), str(image_files), '--json']) == 0
+    expected = json.loads(capfd.readouterr().out)
     assert [[entry['class'] for entry in prediction['top_k']]
             for prediction in exported['predictions']] == [
                 [entry['class'] for entry in prediction['top_k']]
@@ -208,20 +215,18 @@ def assert_one_line_error(capsys, status, expected):
 
 
 def test_bad_requests_are_one_line(run_dir, tmp_path, capsys):
-  with pytest.raises(SystemExit) as exit_info:
-    export_cli.main(['--workdir', str(run_dir), '--format', 'coreml'])
-  assert_one_line_error(capsys, exit_info.value.code, "invalid choice: 'coreml'")
+  status = run_command('export', ['--workdir', str(run_dir), '--format', 'coreml'])
+  assert_one_line_error(capsys, status, "invalid choice: 'coreml'")
+  assert status == 2
 
   untrained = tmp_path / 'untrained'
   untrained.mkdir()
   shutil.copy(run_dir / 'config.json', untrained / 'config.json')
-  with pytest.raises(SystemExit) as exit_info:
-    export_cli.main(['--workdir', str(untrained)])
-  assert_one_line_error(capsys, exit_info.value.code, 'holds no checkpoint')
+  status = run_command('export', ['--workdir', str(untrained)])
+  assert_one_line_error(capsys, status, 'holds no checkpoint')
 
   empty = tmp_path / 'no_images'
   empty.mkdir()
-  with pytest.raises(SystemExit) as exit_info:
-    export_cli.main(['--workdir', str(run_dir), '--quantize', 'int8',
-                     '--calibration-images', str(empty)])
-  assert_one_line_error(capsys, exit_info.value.code, 'int8 needs at least 1 calibration')
+  status = run_command('export', ['--workdir', str(run_dir), '--quantize', 'int8',
+                                  '--calibration-images', str(empty)])
+  assert_one_line_error(capsys, status, 'int8 needs at least 1 calibration')

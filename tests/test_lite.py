@@ -61,7 +61,7 @@ def test_eval_transform_equals_the_training_code(height, width, image_size, eval
   path = str(tmp_path / 'image.png')
   Image.fromarray(image(height, width, seed=height)).save(path)
   expected = read_eval_image(path, image_size, eval_resize, 'float32', transform(resize_mode))
-  got = lite.read_image(path, preprocessing(image_size, eval_resize, resize_mode))
+  got = lite.read_eval_image(path, preprocessing(image_size, eval_resize, resize_mode))
   assert got.shape == expected.shape == (image_size, image_size, 3)
   np.testing.assert_allclose(got, expected, atol=1e-5)
 
@@ -74,7 +74,7 @@ def test_jpeg_differs_only_by_the_decoders_idct(height, width, image_size, eval_
   path = str(tmp_path / 'image.jpg')
   Image.fromarray(image(height, width, seed=height)).save(path, quality=90)
   expected = read_eval_image(path, image_size, eval_resize, 'float32', transform(resize_mode))
-  got = lite.read_image(path, preprocessing(image_size, eval_resize, resize_mode))
+  got = lite.read_eval_image(path, preprocessing(image_size, eval_resize, resize_mode))
   levels = np.abs(got - expected) * 255 * np.array(IMAGENET_STD_RGB)  # back to pixel levels
   assert levels.mean() < 1.5 and levels.max() <= 8.0
 
@@ -90,4 +90,4 @@ def test_unreadable_files_are_reported(tmp_path):
   broken.write_text('not an image')
   for path in (str(broken), str(tmp_path / 'missing.png')):
     with pytest.raises(lite.UnreadableImageError, match='not a readable image'):
-      lite.read_image(path, preprocessing(32, 36, 'short_side'))
+      lite.read_eval_image(path, preprocessing(32, 36, 'short_side'))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cnl_jax
-import reference
+from helpers import reference
 from conftest import randomize
 
 SHAPE = (2, 5, 7, 12)

@@ -51,9 +51,8 @@ def test_notebook_is_what_its_generator_writes():
 
 
 def _needed() -> dict[str, Requirement]:
-  """What the notebook needs: the core dependencies and the data extra's, train's included."""
-  texts = [*PROJECT['dependencies'], *PROJECT['optional-dependencies']['train'],
-           *PROJECT['optional-dependencies']['data']]
+  """What the notebook needs: the core dependencies and the full extra's."""
+  texts = [*PROJECT['dependencies'], *PROJECT['optional-dependencies']['full']]
   requirements = [Requirement(text) for text in texts]
   return {r.name: r for r in requirements if r.name != PROJECT['name']}
 

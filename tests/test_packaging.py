@@ -1,10 +1,9 @@
-"""cnl_jax installs like a library: the wheel declares pyproject.toml's dependencies, each part
-of the code imports only what its extra installs, and `import cnl_jax` works with the core
-dependencies alone."""
+"""cnl_jax installs like a library: the wheel declares pyproject.toml's dependencies and the
+`cnl-jax` command, and `import cnl_jax` works with the core dependencies alone (no TensorFlow);
+the `full` extra is everything else."""
 
-import ast
+import configparser
 import email.parser
-import importlib.metadata
 import os
 import pathlib
 import re
@@ -21,40 +20,11 @@ from packaging.utils import canonicalize_name
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 with open(ROOT / 'pyproject.toml', 'rb') as _file:
   PROJECT = tomllib.load(_file)['project']
-NAME = canonicalize_name(PROJECT['name'])
 # The environment with only the core dependencies, which .ci/run builds and names here.
 CORE_PYTHON = 'CNL_JAX_CORE_PYTHON'
 
-# The extras each part of the library needs (the README's "Install as a library"). The core
-# is `import cnl_jax` and all that it imports; a module in no part needs `data`, the clone's
-# full runtime.
-PART_EXTRAS = {'cnl_jax.training': ('train',), 'cnl_jax.pretrained': ('train',),
-               'cnl_jax.data': ('data',), 'cnl_jax.export': ('export',),
-               'cnl_jax.lite': ('export',)}
-OTHERS_EXTRAS = ('data',)
-# Imported only for a file format its users bring (.pth weights, torchvision's MobileNetV2).
-OPTIONAL = {'torch'}
-# Imported on use, inside the function that runs a file of that format: a module that borrows
-# cnl_jax.lite's runtime-free helpers (cnl_jax.predict) does not need them.
-ON_USE = {'cnl_jax.lite': {'ai_edge_litert', 'onnxruntime'}}
-
-
 def _requirements(texts: list[str]) -> list[Requirement]:
   return [Requirement(text) for text in texts]
-
-
-def _distributions(extras: tuple[str, ...]) -> set[str]:
-  """The distributions that the core and `extras` install, cnl_jax's own extras expanded."""
-  names, pending = set(), [*_requirements(PROJECT['dependencies']),
-                           *(Requirement(f'{NAME}[{extra}]') for extra in extras)]
-  while pending:
-    requirement = pending.pop()
-    if canonicalize_name(requirement.name) != NAME:
-      names.add(canonicalize_name(requirement.name))
-      continue
-    for extra in requirement.extras:
-      pending += _requirements(PROJECT['optional-dependencies'][extra])
-  return names
 
 
 @pytest.fixture(scope='module')
@@ -81,6 +51,8 @@ def test_wheel_metadata_lists_the_declared_dependencies(wheel):
     [metadata_path] = [n for n in archive.namelist() if n.endswith('.dist-info/METADATA')]
     metadata = email.parser.Parser().parsestr(archive.read(metadata_path).decode())
     packages = {os.path.dirname(n) for n in archive.namelist() if n.endswith('/__init__.py')}
+    [entry_points] = [archive.read(n).decode() for n in archive.namelist()
+                      if n.endswith('.dist-info/entry_points.txt')]
 
   declared = [_key(r, None) for r in _requirements(PROJECT['dependencies'])]
   for extra, texts in PROJECT['optional-dependencies'].items():
@@ -92,12 +64,15 @@ def test_wheel_metadata_lists_the_declared_dependencies(wheel):
     listed.append(_key(requirement, extra and extra.group(1)))
   assert sorted(listed, key=repr) == sorted(declared, key=repr)
   assert set(metadata.get_all('Provides-Extra')) == set(PROJECT['optional-dependencies'])
-  assert {'train', 'data', 'export', 'test', 'cuda'} <= set(PROJECT['optional-dependencies'])
+  assert set(PROJECT['optional-dependencies']) == {'full', 'test', 'cuda'}
   assert {canonicalize_name(r.name) for r in _requirements(PROJECT['dependencies'])} == {
       'jax', 'flax', 'numpy', 'optax', 'ml-collections'}
-  # Every package of the source tree is in the wheel.
+  # Every package of the source tree is in the wheel, and the command.
   assert packages == {str(p.parent.relative_to(ROOT)) for p in (ROOT / 'cnl_jax').rglob(
       '__init__.py')}
+  scripts = configparser.ConfigParser()
+  scripts.read_string(entry_points)
+  assert dict(scripts['console_scripts']) == {'cnl-jax': 'cnl_jax.cli.harness:main'}
 
 
 def test_each_version_is_decided_in_one_place():
@@ -110,88 +85,22 @@ def test_each_version_is_decided_in_one_place():
   assert [str(r) for r in _requirements(PROJECT['optional-dependencies']['cuda'])] == [
       'jax[cuda12]']
   # The requirement files are aliases of extras, with no versions of their own.
-  for path, extra in (('requirements.txt', 'data'), ('requirements-test.txt', 'test'),
-                      ('requirements-export.txt', 'export')):
+  for path, extra in (('requirements.txt', 'full'), ('requirements-test.txt', 'test')):
     lines = [line.strip() for line in (ROOT / path).read_text().splitlines()]
     assert [line for line in lines if line and not line.startswith('#')] == [f'-e .[{extra}]']
 
 
-def _module_name(path: pathlib.Path) -> str:
-  parts = path.relative_to(ROOT).with_suffix('').parts
-  return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
-
-
-def _imports(path: pathlib.Path, modules: set[str]) -> tuple[set[str], set[str], set[str]]:
-  """(cnl_jax modules imported at import time, third-party names imported at import time,
-  third-party names imported anywhere) by the file at `path`."""
-  tree = ast.parse(path.read_text(), str(path))
-  at_import_time = {id(node) for node in tree.body}
-  internal, third_party, anywhere = set(), set(), set()
-  for node in ast.walk(tree):
-    if isinstance(node, ast.Import):
-      names = [alias.name for alias in node.names]
-    elif isinstance(node, ast.ImportFrom) and node.level == 0:
-      # `from cnl_jax import data` imports the module cnl_jax.data.
-      names = [f'{node.module}.{alias.name}' if f'{node.module}.{alias.name}' in modules
-               else node.module for alias in node.names]
-    else:
-      continue
-    for name in names:
-      top = name.split('.')[0]
-      if top == 'cnl_jax':
-        if id(node) in at_import_time:
-          # Importing a module imports the packages above it.
-          parts = name.split('.')
-          internal |= {'.'.join(parts[:i]) for i in range(1, len(parts) + 1)} & modules
-      elif top not in sys.stdlib_module_names and top != '__future__':
-        anywhere.add(top)
-        if id(node) in at_import_time:
-          third_party.add(top)
-  return internal, third_party, anywhere
-
-
-def test_each_part_imports_only_what_its_extra_installs():
-  files = {_module_name(p): p for p in (ROOT / 'cnl_jax').rglob('*.py')}
-  files['main'] = ROOT / 'main.py'
-  imports = {name: _imports(path, set(files)) for name, path in files.items()}
-
-  def closure(name: str) -> set[str]:
-    """`name` and every cnl_jax module that importing it imports."""
-    seen, pending = set(), [name]
-    while pending:
-      module = pending.pop()
-      if module not in seen:
-        seen.add(module)
-        pending += imports[module][0]
-    return seen
-
-  def part_extras(name: str) -> tuple[str, ...]:
-    if name == 'cnl_jax':
-      return ()
-    return next((extras for part, extras in PART_EXTRAS.items()
-                 if name == part or name.startswith(part + '.')), OTHERS_EXTRAS)
-
-  # A module is held to its own part's install, and to the smallest install of the parts that
-  # import it at import time (there, less what it imports only on use).
-  held_to = {name: {(part_extras(name), name)} for name in files}
-  for name in files:
-    for module in closure(name) - {name}:
-      held_to[module].add((part_extras(name), name))
-  distributions_of = importlib.metadata.packages_distributions()
-  problems = []
-  for name, holders in sorted(held_to.items()):
-    smallest = min(holders, key=lambda holder: len(_distributions(holder[0])))
-    for extras, part in {(part_extras(name), name), smallest}:
-      allowed = _distributions(extras)
-      on_use = ON_USE.get(name, set()) if part != name else set()
-      for top in sorted(imports[name][2] - OPTIONAL - on_use):
-        distributions = {canonicalize_name(d) for d in distributions_of.get(top, [])}
-        if not distributions & allowed:
-          problems.append(f'{files[name].relative_to(ROOT)} imports {top} (from '
-                          f'{sorted(distributions) or "nothing installed"}); importing {part} '
-                          f'imports that module, and {part} may need only the extras '
-                          f'{extras or "(core only)"}')
-  assert not problems, '\n'.join(problems)
+def test_the_core_imports_without_tensorflow():
+  """`import cnl_jax`, its blocks, presets and `cnl_jax.summary` never load TensorFlow."""
+  script = ('import sys\n'
+            'sys.modules["tensorflow"] = None\n'
+            'import cnl_jax, cnl_jax.summary\n'
+            'model = cnl_jax.create_model("resnet18_2cnl", num_classes=10, width=8)\n'
+            'print(cnl_jax.CNL.__name__, type(model).__name__)\n')
+  result = subprocess.run([sys.executable, '-c', script], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, 'JAX_PLATFORMS': 'cpu'}, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.split()[0] == 'CNL'
 
 
 def test_the_models_work_with_only_the_core_dependencies(wheel, tmp_path):
@@ -207,6 +116,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import cnl_jax
+import cnl_jax.summary
 
 assert cnl_jax.__file__.startswith({str(site)!r}), cnl_jax.__file__  # the wheel's copy
 extra = [m for m in ('tensorflow', 'tensorboardX', 'PIL', 'safetensors')

@@ -15,7 +15,7 @@ from cnl_jax.training import steps
 from cnl_jax.training.checkpoints import Checkpoints
 from cnl_jax.training.optimizer import create_optimizer
 from configs import default
-from toy_method import NUM_CLASSES, ToyMethod
+from helpers.toy_method import NUM_CLASSES, ToyMethod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,7 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_sharded_step_equals_single_device_step_with_and_without_accumulation():
   env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
          'PYTHONPATH': ROOT, 'JAX_PLATFORMS': 'cpu'}
-  result = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'sharded_step_check.py')],
+  result = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'helpers',
+                                           'sharded_step_check.py')],
                           env=env, capture_output=True, text=True, timeout=600, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   differences = json.loads(result.stdout.strip().splitlines()[-1])
@@ -171,10 +172,16 @@ def test_eval_step_reports_every_head_and_the_reported_one_plainly():
       method, create_optimizer(default.get_config(), lambda step: 0.0, 1), 0, (1, 32, 32, 3), mesh)
   images = rng.normal(size=(4, 32, 32, 3)).astype(np.float32)
   labels = np.array([0, 1, 2, 3], np.int32)
+  mask = np.array([True, True, True, False])  # the last image is padding
   sums = jax.device_get(steps.make_eval_step(method, mesh)(
-      state.variables, steps.to_global({'image': images, 'label': labels, 'mask': np.ones(4, bool)}, mesh)))
+      state.variables, steps.to_global({'image': images, 'label': labels, 'mask': mask}, mesh)))
   heads = method.predict(state.variables, images)
-  assert sorted(sums) == ['count', 'loss', 'negated/loss', 'negated/top1', 'negated/top5',
-                          'top1', 'top5']
-  assert sums['top1'] == np.sum(np.argmax(heads['main'], -1) == labels)
-  assert sums['negated/top1'] == np.sum(np.argmax(heads['negated'], -1) == labels)
+  assert sorted(sums) == ['confusion', 'count', 'loss', 'negated/loss', 'negated/top1',
+                          'negated/top5', 'top1', 'top5']
+  predicted = np.argmax(heads['main'], -1)
+  assert sums['top1'] == np.sum((predicted == labels)[mask])
+  assert sums['negated/top1'] == np.sum((np.argmax(heads['negated'], -1) == labels)[mask])
+  # The reported head's [true class, predicted class] counts, padding left out.
+  expected = np.zeros_like(sums['confusion'])
+  np.add.at(expected, (labels[mask], predicted[mask]), 1)
+  np.testing.assert_array_equal(sums['confusion'], expected)

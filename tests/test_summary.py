@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import pytest
 
 from cnl_jax import create_model, summary
+from cnl_jax.cli.harness import run_command
 
 
 def paper_macs(name):
@@ -38,7 +39,8 @@ def test_cnl_attention_products_are_counted_apart():
 
 
 def test_json_output(capsys):
-  summary.main(['--model', 'resnet18', '--num-classes', '10', '--image-size', '64', '--json'])
+  run_command('summary', ['--model', 'resnet18', '--num-classes', '10', '--image-size', '64',
+                          '--json'])
   result = json.loads(capsys.readouterr().out)
   assert result['params'] == 11_181_642
   # XLA counts 2 FLOPs a MAC but skips the zero padding; it must be of the same order.
@@ -47,7 +49,7 @@ def test_json_output(capsys):
 
 
 def test_compare_paper_tells_printed_from_reconstructed(capsys):
-  summary.main(['--model', 'resnet50_5cnl', '--compare-paper'])
+  run_command('summary', ['--model', 'resnet50_5cnl', '--compare-paper'])
   out = capsys.readouterr().out
   printed, reconstructed = out.split('reconstructed from the released code')
   assert 'as printed' in printed and '2.71' in printed and '2.03' in printed
@@ -55,14 +57,14 @@ def test_compare_paper_tells_printed_from_reconstructed(capsys):
 
 
 def test_unknown_model_is_a_usage_error(capsys):
-  with pytest.raises(SystemExit):
-    summary.main(['--model', 'resnet51'])
-  assert 'invalid choice' in capsys.readouterr().err
+  assert run_command('summary', ['--model', 'resnet51']) == 2
+  error = capsys.readouterr().err
+  assert error.startswith('error: ') and 'resnet51' in error and error.count('\n') == 1
 
 
 def test_overrides_reach_the_model_and_the_train_graph_is_counted(capsys):
-  summary.main(['--model', 'resnet18', '--num-classes', '10', '--image-size', '64', '--json',
-                '--override', 'width=32', '--graph', 'train'])
+  run_command('summary', ['--model', 'resnet18', '--num-classes', '10', '--image-size', '64',
+                          '--json', '--override', 'width=32', '--graph', 'train'])
   result = json.loads(capsys.readouterr().out)
   narrow = summary.summarize('resnet18', 10, (64, 64), 'test', {'width': 32})
   assert result['overrides'] == {'width': 32} and result['graph'] == 'train'
@@ -82,6 +84,5 @@ def test_train_graph_of_a_model_with_batch_norm_1d():
 
 
 def test_malformed_override_is_a_usage_error(capsys):
-  with pytest.raises(SystemExit):
-    summary.main(['--model', 'resnet18', '--override', 'width'])
+  assert run_command('summary', ['--model', 'resnet18', '--override', 'width']) == 2
   assert 'attribute=value' in capsys.readouterr().err

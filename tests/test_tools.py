@@ -1,4 +1,4 @@
-"""The inspection tools (predict, evaluate, visualize) on one short demo run."""
+"""The inspection commands (predict, eval, visualize) on one short demo run."""
 
 import json
 import os
@@ -10,11 +10,13 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from cnl_jax import create_model, data, evaluate, predict, training, visualize
+from cnl_jax import create_model, data, training
+from cnl_jax.cli import evaluate, visualize
+from cnl_jax.cli.harness import run_command
 from cnl_jax.data.sources import prepared_builder
-from cnl_jax.trained_run import TrainedRun, load_run, read_image
+from cnl_jax.trained_run import TrainedRun, load_run
 from cnl_jax.training.run_config import load_run_config
-from runs import small_config
+from helpers.runs import small_config
 
 NUM_FILES = 3
 # One epoch of 8 steps, at a learning rate low enough that predictions are not all alike.
@@ -54,19 +56,21 @@ def test_workdir_keeps_its_config(run_dir):
   assert config.to_dict() == expected.to_dict()
 
 
-@pytest.mark.parametrize('tool', [predict, evaluate, visualize])
-def test_workdir_without_config_is_a_clear_error(tool, tmp_path, capsys):
-  with pytest.raises(FileNotFoundError, match='config.json does not exist'):
-    load_run(str(tmp_path))
-  arguments = {predict: ['x.jpg'], evaluate: [], visualize: ['--image', 'x.jpg']}[tool]
-  assert tool.main(['--workdir', str(tmp_path), *arguments]) == 1
-  assert 'config.json does not exist' in capsys.readouterr().err
+@pytest.mark.parametrize('command, arguments', [('predict', ['x.jpg']), ('eval', []),
+                                                ('visualize', ['--image', 'x.jpg'])])
+def test_workdir_without_config_is_a_clear_error(command, arguments, tmp_path, capsys):
+  assert run_command(command, ['--workdir', str(tmp_path), *arguments]) == 1
+  error = capsys.readouterr().err
+  assert error.startswith('error: ') and error.count('\n') == 1
+  assert 'config.json does not exist' in error
 
 
 def test_predict_agrees_with_the_eval_step(run, run_dir, image_files, capsys):
   num_classes = len(run.class_names)
-  status = predict.main(['--workdir', str(run_dir), str(image_files), '--json',
-                         '--top-k', str(num_classes)])
+  # The folder and one of its files again: each file is predicted once.
+  status = run_command('predict', ['--workdir', str(run_dir), str(image_files),
+                                   str(image_files / '0.jpg'), '--json',
+                                   '--top-k', str(num_classes)])
   out = capsys.readouterr().out
   assert status == 0
   result = json.loads(out)
@@ -93,20 +97,20 @@ def test_predict_agrees_with_the_eval_step(run, run_dir, image_files, capsys):
 
 def test_predict_reports_unreadable_files_and_fails_when_none_is_read(run_dir, image_files,
                                                                       capsys):
-  status = predict.main(['--workdir', str(run_dir), str(image_files / 'broken.jpg'),
-                         str(image_files / 'missing.jpg')])
+  status = run_command('predict', ['--workdir', str(run_dir), str(image_files / 'broken.jpg'),
+                                   str(image_files / 'missing.jpg')])
   captured = capsys.readouterr()
   assert status == 1
   assert captured.out == ''
   assert 'broken.jpg' in captured.err and 'missing.jpg' in captured.err
 
 
-def test_evaluate_matches_the_training_eval(run, run_dir, tmp_path, capsys):
+def test_evaluate_reports_the_last_training_eval(run, run_dir, tmp_path, capsys):
   output = tmp_path / 'report'
-  assert evaluate.main(['--workdir', str(run_dir), '--output', str(output)]) == 0
+  assert run_command('eval', ['--workdir', str(run_dir), '--output', str(output)]) == 0
   assert 'top-1' in capsys.readouterr().out
   metrics = json.loads((output / 'metrics.json').read_text())
-  # The training loop evaluated the checkpoint it saved last, the one the tool reads.
+  # The training loop evaluated the checkpoint it saved last, the one the command reads.
   with open(run_dir / 'metrics.jsonl', encoding='utf-8') as file:
     expected = [line for line in map(json.loads, file) if line['split'] == 'eval'][-1]
   assert metrics['count'] == expected['count']
@@ -118,22 +122,22 @@ def test_evaluate_matches_the_training_eval(run, run_dir, tmp_path, capsys):
   examples = [int(row.split(',')[-3]) for row in rows]
   correct = [int(row.split(',')[-2]) for row in rows]
   assert len(rows) == num_classes and sum(examples) == metrics['count']
+  assert examples == [run.config.data.synthetic_test_per_class] * num_classes
   assert sum(correct) == round(metrics['top1'] * metrics['count'])
   pairs = (output / 'confused_pairs.csv').read_text().splitlines()[1:]
   assert sum(int(row.split(',')[-1]) for row in pairs) == metrics['count'] - sum(correct)
   with Image.open(output / 'confusion_matrix.png') as image:
     image.verify()
-  axis, _ = evaluate.confusion_matrix_figure(run, np.eye(num_classes, dtype=int), metrics).axes
+  axis, _ = evaluate.confusion_matrix_figure(run.config, run.class_names,
+                                             np.eye(num_classes, dtype=int), metrics).axes
   assert [label.get_text() for label in axis.get_yticklabels()] == list(run.class_names)
   assert (axis.get_xlabel(), axis.get_ylabel()) == ('predicted class', 'true class')
   assert axis.get_title() == (f'synthetic, test split: top-1 {metrics["top1"]:.1%} of '
                               f'{metrics["count"]} images')
 
 
-def test_confusion_matrix_and_pairs():
-  matrix = evaluate.confusion_matrix(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 0, 0, 1]),
-                                     3)
-  np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [2, 1, 0]])
+def test_confused_pairs_are_the_off_diagonal_counts_largest_first():
+  matrix = np.array([[1, 1, 0], [0, 1, 0], [2, 1, 0]])
   assert evaluate.confused_pairs(matrix) == [(2, 0, 2), (0, 1, 1), (2, 1, 1)]
 
 
@@ -149,17 +153,20 @@ def _assert_pngs(paths, size):
 
 def test_visualize_cnl(run_dir, image_files, tmp_path, capsys):
   output = tmp_path / 'attention'
-  assert visualize.main(['--workdir', str(run_dir), '--image', str(image_files / '0.jpg'),
-                         '--query', '3,30', '--query', '16,16',
-                         '--output', str(output)]) == 0
+  assert run_command('visualize', ['--workdir', str(run_dir), '--image',
+                                   str(image_files / '0.jpg'), '--query', '3,30', '--query',
+                                   '16,16', '--output', str(output)]) == 0
   paths = capsys.readouterr().out.split()
   assert sorted(os.path.basename(path) for path in paths) == [
       'cam_logits.png', 'cams.png', 'cnl_attention_0_q16_16.png', 'cnl_attention_0_q3_30.png',
       'cnl_attention_1_q16_16.png', 'cnl_attention_1_q3_30.png', 'grid.png']
   _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE)
-  assert visualize.main(['--workdir', str(run_dir), '--image',
-                         str(image_files / 'broken.jpg')]) == 1
+  assert run_command('visualize', ['--workdir', str(run_dir), '--image',
+                                   str(image_files / 'broken.jpg')]) == 1
   assert 'broken.jpg: not a readable image' in capsys.readouterr().err
+  assert run_command('visualize', ['--workdir', str(run_dir), '--image',
+                                   str(image_files / '0.jpg'), '--query', '99,0']) == 2
+  assert 'outside the 32 x 32 px input' in capsys.readouterr().err
 
 
 @pytest.fixture(scope='module')
@@ -186,7 +193,7 @@ def test_visualize_nl_model(nl_run, image_files, tmp_path):
 def test_grids_head_their_columns_and_name_the_predicted_class(run, nl_run, image_files):
   """grid.png: the input, then each response layer (CNL) or NL block, a row per query,
   titled with the predicted class; cams.png: the input, then the head's Grad-CAM."""
-  image = read_image(run, str(image_files / '0.jpg'))
+  image = run.read_eval_image(str(image_files / '0.jpg'))
   predicted = run.class_names[int(np.argmax(run.logits(image[None])[0]))]
   _, grid = visualize.attention_figures(run, image, [(3, 30), (16, 16)])
   assert grid.column_titles == ('input', 'CNL response res3_1', 'CNL response res4_1')
@@ -218,14 +225,13 @@ def test_query_pixel_selects_its_grid_cell():
   weights = np.eye(4, dtype=np.float32)
   np.testing.assert_array_equal(visualize.attention_at(weights, (20, 5), 32, 'map'),
                                 [[0, 0], [1, 0]])
-  with pytest.raises(ValueError, match='outside'):
-    visualize.parse_query('32,0', 32)
+  assert visualize.parse_query('31,0', 32) == (31, 0)
 
 
-def test_evaluate_with_test_time_augmentation_matches_the_eval_mode(run_dir, tmp_path):
+def test_evaluate_takes_the_test_time_augmentation_of_its_flag(run_dir, tmp_path, capsys):
   output = tmp_path / 'report'
-  assert evaluate.main(['--workdir', str(run_dir), '--output', str(output),
-                        '--tta', 'five_crop_flip']) == 0
+  assert run_command('eval', ['--workdir', str(run_dir), '--output', str(output),
+                              '--tta', 'five_crop_flip']) == 0
   metrics = json.loads((output / 'metrics.json').read_text())
   config = load_run_config(str(run_dir))
   config.eval_tta = 'five_crop_flip'
@@ -233,3 +239,6 @@ def test_evaluate_with_test_time_augmentation_matches_the_eval_mode(run_dir, tmp
   assert metrics['count'] == expected['count']
   assert metrics['top1'] == pytest.approx(expected['top1'])
   assert metrics['top5'] == pytest.approx(expected['top5'])
+  capsys.readouterr()
+  assert run_command('eval', ['--workdir', str(run_dir), '--tta', 'ten_crop']) == 2
+  assert 'ten_crop' in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """The training loop on the synthetic set: learning, exact resume, SIGTERM, Ctrl-C, a changed
 config on resume, NaN, eval mode."""
 
+import json
 import os
 import re
 import signal
@@ -14,7 +15,7 @@ import pytest
 from cnl_jax import training
 from cnl_jax.training.checkpoints import Checkpoints
 from cnl_jax.training.metrics import read_metrics
-from runs import (ROOT, TerminalRun, final_variables, finish, run_main, small_config,
+from helpers.runs import (ROOT, TerminalRun, final_variables, finish, run_main, small_config,
                   wait_for_checkpoint)
 
 
@@ -112,7 +113,7 @@ def test_ctrl_c_in_a_terminal_saves_the_step_and_the_run_resumes_exactly(cache_d
   assert_same_variables(uninterrupted, workdir)
 
 
-def test_a_second_sigint_stops_at_once():
+def test_a_second_sigint_says_so_and_stops_at_once():
   script = ('import os, signal, time\n'
             'from cnl_jax.training.loop import _Interruption\n'
             'with _Interruption() as interruption:\n'
@@ -125,6 +126,20 @@ def test_a_second_sigint_stops_at_once():
                          env={**os.environ, 'PYTHONPATH': ROOT}, timeout=120)
   assert child.stdout.split() == ['SIGINT'], child.stderr[-3000:]
   assert child.returncode == -signal.SIGINT
+  assert child.stderr.strip().splitlines()[-1] == (
+      'Ctrl-C again: stopped without saving; the workdir keeps its last checkpoint.')
+
+
+def test_rerunning_a_finished_run_says_it_is_complete(cache_dir, uninterrupted):
+  process = run_main(uninterrupted, cache_dir)
+  stdout, stderr = process.communicate(timeout=600)
+  assert process.returncode == 0, stderr[-3000:]
+  assert f'The run in {uninterrupted} is complete (step 64 of 64)' in stderr
+  assert 'Resumed' not in stderr and os.path.join(uninterrupted, 'metrics.jsonl') in stderr
+  result = json.loads(stdout)
+  assert result['steps'] == result['total_steps'] == 64
+  expected = [r for r in read_metrics(uninterrupted) if r['split'] == 'eval'][-1]
+  assert result['final_top1'] == expected['top1'] and result['final_count'] == expected['count']
 
 
 @pytest.mark.parametrize('override, field', [
@@ -147,12 +162,13 @@ def test_resuming_with_another_config_is_refused_before_anything_is_written(
 
 
 def test_misspelt_config_field_is_one_line_with_the_suggestion(tmp_path):
-  process = run_main(str(tmp_path), tmp_path, '--config.learnig_rate=0.1')
-  _, stderr = process.communicate(timeout=300)
-  assert process.returncode == 1 and 'Traceback' not in stderr, stderr
-  assert stderr.strip().splitlines()[-1] == (
+  workdir = tmp_path / 'run'
+  process = run_main(str(workdir), tmp_path, '--config.learnig_rate=0.1')
+  stdout, stderr = process.communicate(timeout=300)
+  assert process.returncode == 2 and stdout == '' and not workdir.exists()
+  assert stderr.splitlines() == [(
       'error: --config override: no config field \'learnig_rate\'. Did you mean '
-      '"learning_rate" instead of "learnig_rate"?')
+      '"learning_rate" instead of "learnig_rate"?')]
 
 
 def test_misspelt_method_option_is_one_line_naming_the_valid_ones(tmp_path):

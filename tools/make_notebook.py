@@ -16,7 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def install_plan(project: dict, installed: dict[str, str]) -> list[str]:
   """The requirements to pip-install so that this runtime has what the notebook needs.
 
-  The notebook needs cnl_jax's `data` extra. A runtime's own accelerator JAX (marked by its
+  The notebook needs cnl_jax's `full` extra. A runtime's own accelerator JAX (marked by its
   CUDA plugin or libtpu) and its own TensorFlow are kept: a CPU `jax` or `tensorflow-cpu`
   installed over them drops the accelerator or breaks TensorFlow. Below the needed range they
   are upgraded within their own build (`jax[cuda12]`, Colab's `tensorflow`). When anything is
@@ -42,7 +42,7 @@ def install_plan(project: dict, installed: dict[str, str]) -> list[str]:
                      if name in installed), 'tensorflow-cpu')
 
   def expand(requirements):
-    """The requirements, with cnl_jax's own extras (`cnl_jax[train]`) replaced by theirs."""
+    """The requirements, with cnl_jax's own extras (`cnl_jax[full]`) replaced by theirs."""
     for text in requirements:
       requirement = Requirement(text)
       if canonicalize_name(requirement.name) != canonicalize_name(project['name']):
@@ -52,7 +52,7 @@ def install_plan(project: dict, installed: dict[str, str]) -> list[str]:
         yield from expand(project['optional-dependencies'][extra])
 
   plan, pins = [], []
-  for requirement in expand([*project['dependencies'], f"{project['name']}[data]"]):
+  for requirement in expand([*project['dependencies'], f"{project['name']}[full]"]):
     name = canonicalize_name(requirement.name)
     if name == 'jax' and accelerator:
       requirement.extras = {accelerator}
@@ -152,7 +152,7 @@ response layer's attention map over the image.'''),
     ('code', '''import numpy as np
 from PIL import Image as PILImage
 
-from cnl_jax import visualize
+from cnl_jax.cli import visualize
 from cnl_jax.data import synthetic
 from cnl_jax.trained_run import load_run
 
@@ -170,9 +170,9 @@ paths = visualize.visualize(run, image_path, visualize.default_queries(config.im
                             os.path.join(WORKDIR, 'attention'))
 display(Image(paths[-1]))'''),
     ('markdown', '## Classify an image'),
-    ('code', '''from cnl_jax import predict
+    ('code', '''from cnl_jax.lite import predict_files
 
-predictions, errors = predict.predict_files(run, [image_path], top_k=3)
+predictions, errors = predict_files(run, [image_path], top_k_count=3)
 for entry in predictions[0]['top_k']:
   print(f"{entry['probability']:7.2%}  {entry['class']}")
 assert not errors, errors'''),
@@ -182,7 +182,7 @@ assert not errors, errors'''),
 def cells(project: dict) -> list[tuple[str, str]]:
   """The notebook's cells as (kind, source), with the versions it names read from `project`."""
   requirements = {Requirement(text).name: text
-                  for text in [*project['dependencies'], *project['optional-dependencies']['data']]}
+                  for text in [*project['dependencies'], *project['optional-dependencies']['full']]}
   intro = INTRO.format(jax=requirements['jax'], flax=requirements['flax'],
                        tensorflow=requirements['tensorflow-cpu'].removeprefix('tensorflow-cpu'),
                        tfds=requirements['tensorflow-datasets'])

@@ -9,11 +9,7 @@ import tensorflow as tf
 
 from cnl_jax.data.config import Augmentation
 from cnl_jax.data.pipeline import eval_image
-from cnl_jax.errors import UserError
-
-
-class UnreadableImageError(UserError, ValueError):
-  """A file that is missing or not an image TensorFlow can decode."""
+from cnl_jax.lite import UnreadableImageError
 
 
 def read_eval_image(path: str, image_size: int, eval_resize: int, dtype: str = 'float32',

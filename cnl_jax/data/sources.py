@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import pathlib
 from typing import Any
 
@@ -54,6 +57,7 @@ def prepared_builder(data_config: Any) -> tfds.core.DatasetBuilder:
         train_per_class=data_config.synthetic_train_per_class,
         test_per_class=data_config.synthetic_test_per_class,
         data_dir=_path(data_config.cache_dir))
+    _generate(builder, data_config)
   elif name in MANUAL_BUILDERS:
     builder = MANUAL_BUILDERS[name](manual_dir=data_config.manual_dir,
                                     check_split_sizes=data_config.check_split_sizes,
@@ -67,6 +71,23 @@ def prepared_builder(data_config: Any) -> tfds.core.DatasetBuilder:
                        f'{", ".join(NAMES)}.')
   builder.download_and_prepare()
   return builder
+
+
+def _generate(builder: SyntheticFineGrained, data_config: Any) -> None:
+  """Builds the synthetic set on first use with one line of ours: tfds would announce a
+  download ("Downloading and preparing dataset Unknown size ...") and draw progress bars."""
+  if (pathlib.Path(builder.data_dir) / 'dataset_info.json').exists():  # prepared before
+    return
+  count = data_config.synthetic_classes * (data_config.synthetic_train_per_class
+                                           + data_config.synthetic_test_per_class)
+  logging.info('Generating the synthetic set: %d images of %d px in %s (once; later runs '
+               'reuse it).', count, data_config.synthetic_image_size, builder.data_dir)
+  tfds.display_progress_bar(False)
+  try:
+    with contextlib.redirect_stdout(io.StringIO()):  # tfds prints its notices there
+      builder.download_and_prepare()
+  finally:
+    tfds.display_progress_bar(True)
 
 
 def dataset_info(data_config: Any, builder: tfds.core.DatasetBuilder) -> DatasetInfo:

@@ -7,10 +7,8 @@ import os
 import numpy as np
 
 from cnl_jax import lite
-from cnl_jax.export import graph, metadata, tflite
+from cnl_jax.export import FORMATS, graph, metadata, onnx, tflite
 from cnl_jax.export.source import ExportSource
-
-FORMATS = ('tflite', 'onnx')
 
 
 def file_stem(source: ExportSource, quantize: str, batch_size: int) -> str:
@@ -31,7 +29,6 @@ def model_bytes(source: ExportSource, file_format: str, quantize: str = 'none',
   tflite_quantize = 'none' if file_format == 'onnx' and quantize == 'float16' else quantize
   model = tflite.to_tflite(function, input_shape, tflite_quantize, calibration)
   if file_format == 'onnx':
-    from cnl_jax.export import onnx  # pylint: disable=import-outside-toplevel
     model = onnx.to_onnx(model, quantize)
   return model
 

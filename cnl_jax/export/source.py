@@ -14,6 +14,15 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from cnl_jax.data.config import augmentation
+from cnl_jax.data.pipeline import eval_image
+from cnl_jax.data.sources import prepared_builder
+from cnl_jax.methods import build_method
+from cnl_jax.trained_run import load_run
+from cnl_jax.training.checkpoints import Checkpoints
 
 # (variables, images [batch, size, size, 3] float32) -> reported-head logits [batch, classes].
 PredictFn = Callable[[Any, jax.Array], jax.Array]
@@ -65,9 +74,6 @@ def _float32(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 def source_from_config(config: ml_collections.ConfigDict, class_names: Sequence[str],
                        variables: Any, step: int | None = None) -> ExportSource:
   """The export of `variables` under the model and eval transform that `config` names."""
-  # pylint: disable=import-outside-toplevel
-  from cnl_jax.data.config import augmentation
-  from cnl_jax.methods import build_method
   # The grouped depthwise conv: LiteRT and ONNX run it with kernels of their own, 6x faster
   # under LiteRT than the shifted multiply-adds that are fastest under XLA:CPU.
   method = build_method(_float32(config), len(class_names), depthwise='grouped')
@@ -82,8 +88,6 @@ def source_from_config(config: ml_collections.ConfigDict, class_names: Sequence[
 
 def source_from_run(workdir: str, step: int | None = None) -> ExportSource:
   """The run in `workdir` at checkpoint `step` (default: the latest)."""
-  from cnl_jax.trained_run import load_run  # pylint: disable=import-outside-toplevel
-  from cnl_jax.training.checkpoints import Checkpoints  # pylint: disable=import-outside-toplevel
   run = load_run(workdir, step)
   if step is None:
     checkpoints = Checkpoints(workdir)
@@ -95,12 +99,6 @@ def source_from_run(workdir: str, step: int | None = None) -> ExportSource:
 def training_images(config: ml_collections.ConfigDict, count: int) -> np.ndarray:
   """`count` images [count, size, size, 3] spread evenly over the run's training split,
   through the eval transform (the calibration set of int8 quantization)."""
-  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf
-  import tensorflow_datasets as tfds
-  from cnl_jax.data.config import augmentation
-  from cnl_jax.data.pipeline import eval_image
-  from cnl_jax.data.sources import prepared_builder
   builder = prepared_builder(config.data)
   split = config.data.train_split
   stride = max(1, builder.info.splits[split].num_examples // count)
@@ -112,18 +110,3 @@ def training_images(config: ml_collections.ConfigDict, count: int) -> np.ndarray
                                                  config.eval_resize, tf.float32, transform)))
   return np.stack(list(examples.as_numpy_iterator()))
 
-
-def image_file(path: str, config: ml_collections.ConfigDict) -> np.ndarray:
-  """The image file at `path` through the run's eval transform: [size, size, 3] float32."""
-  # pylint: disable=import-outside-toplevel
-  from cnl_jax.data.config import augmentation
-  from cnl_jax.data.image_files import read_eval_image
-  return read_eval_image(path, config.image_size, config.eval_resize, 'float32',
-                         augmentation(config.data))
-
-
-def unreadable_image_error() -> type[Exception]:
-  """The error `image_file` raises for a file that is not an image."""
-  # pylint: disable-next=import-outside-toplevel
-  from cnl_jax.data.image_files import UnreadableImageError
-  return UnreadableImageError

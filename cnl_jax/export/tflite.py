@@ -11,7 +11,8 @@ import numpy as np
 import tensorflow as tf
 from jax.experimental import jax2tf
 
-QUANTIZATIONS = ('none', 'float16', 'int8')
+from cnl_jax.export import QUANTIZATIONS
+
 INPUT_NAME = 'images'
 
 

@@ -1,6 +1,6 @@
 """Test-time augmentation: the views of each test image whose logits an evaluation averages.
 
-`config.eval_tta` (`--mode eval`, `cnl_jax.evaluate`) and `config.epoch_eval_tta` (the eval
+`config.eval_tta` (`--mode eval`, `cnl-jax eval`) and `config.epoch_eval_tta` (the eval
 after each training epoch) name one of MODES; 'none' is the paper's protocol (one centre
 crop). The input pipeline cuts the crops (`eval_batches(crops=...)`), `predict_views` adds
 the mirrors and averages the logits of every view in float32. Logits rather than softmax

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +22,8 @@ from cnl_jax.training import steps
 from cnl_jax.training.checkpoints import BEST_METRIC, Checkpoints, has_checkpoint
 from cnl_jax.training.config_checks import check_config
 from cnl_jax.training.eval_views import MODES, Views, views_of
-from cnl_jax.training.metrics import MetricWriter, progress_bar
+from cnl_jax.training.metrics import (MetricWriter, progress_bar, read_metrics,
+                                     restore_ctrl_c_echo)
 from cnl_jax.training.optimizer import create_optimizer
 from cnl_jax.training.run_config import resume_changes, save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
@@ -63,7 +67,8 @@ def _pretrained_loader(config: ml_collections.ConfigDict, method: Method
 
 class _Interruption:
   """Turns SIGTERM and the first SIGINT (Ctrl-C) into a flag the loop checks after each step,
-  so it can save and exit; a second SIGINT kills the process at once (the default action).
+  so it can save and exit; a second SIGINT says so in a line and ends the process at once
+  (the default action), without saving.
 
   The flag, not an exception: a KeyboardInterrupt raised at an arbitrary point can land in a
   finaliser (TensorFlow's), where Python ignores it and the run goes on.
@@ -83,15 +88,26 @@ class _Interruption:
 
   def _handle(self, signum, frame):
     del frame
+    if signum == signal.SIGINT and self.signal_name == 'SIGINT':
+      _stop_now()
     self.signal_name = signal.Signals(signum).name
     if signum == signal.SIGINT:
-      signal.signal(signal.SIGINT, signal.SIG_DFL)
       logging.warning('Ctrl-C: saving after this step; press Ctrl-C again to stop at once '
                       'without saving.')
 
   def __exit__(self, *exc):
     for signum, previous in self._previous.items():
       signal.signal(signum, previous)
+
+
+def _stop_now() -> None:
+  """Ends the process as a second Ctrl-C asks, with a line that says what is kept."""
+  # Python's stderr: above the progress bar, on the terminal (file descriptor 2 may be filtered).
+  print('Ctrl-C again: stopped without saving; the workdir keeps its last checkpoint.',
+        file=sys.stderr, flush=True)
+  restore_ctrl_c_echo()
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+  os.kill(os.getpid(), signal.SIGINT)
 
 
 def _mean_train_metrics(pending: list[tuple[int, dict[str, jax.Array]]]) -> dict[str, float]:
@@ -106,12 +122,24 @@ def _mean_train_metrics(pending: list[tuple[int, dict[str, jax.Array]]]) -> dict
   return {name: float(np.mean([m[name] for m in fetched])) for name in fetched[0]}
 
 
-def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.ConfigDict,
-             mesh, views: Views = MODES['none'], eval_step=None) -> dict[str, float]:
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+  """A checkpoint over the whole test split: `metrics` as `run_eval` gives them, and the
+  reported head's `confusion` counts [true class, predicted class]."""
+  metrics: dict[str, float]
+  confusion: np.ndarray
+
+
+def evaluate_split(method: Method, variables: dict[str, Any], config: ml_collections.ConfigDict,
+                   mesh, views: Views = MODES['none'], eval_step=None) -> Evaluation:
   """Exact top-1, top-5 and mean loss of every head over the whole test split (padding
   masked out), each image's logits averaged over `views`; the reported head's as 'top1',
-  'top5', 'loss', the others' as 'head/top1'. `eval_step`: the views' compiled step, reused."""
-  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  'top5', 'loss', the others' as 'head/top1'. `eval_step`: the views' compiled step, reused.
+
+  The one evaluator: the loop after each epoch, `--mode eval` and `cnl-jax eval`.
+  """
+  # pylint: disable-next=import-outside-toplevel
+  from cnl_jax import data  # TensorFlow, which the steps alone (GPU machines) run without
   eval_step = eval_step or steps.make_eval_step(method, mesh, views.flip)
   totals = None
   for batch in data.eval_batches(
@@ -122,9 +150,16 @@ def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.C
     sums = eval_step(variables, steps.to_global(batch, mesh))
     totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
   totals = jax.device_get(totals)
+  confusion = np.asarray(totals.pop('confusion'))
   count = float(totals['count'])
-  return {name: float(value) / count if name != 'count' else count
-          for name, value in totals.items()}
+  return Evaluation({name: float(value) / count if name != 'count' else count
+                     for name, value in totals.items()}, confusion)
+
+
+def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.ConfigDict,
+             mesh, views: Views = MODES['none'], eval_step=None) -> dict[str, float]:
+  """The metrics of `evaluate_split`."""
+  return evaluate_split(method, variables, config, mesh, views, eval_step).metrics
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -133,7 +168,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   Returns the final summary: best top-1 and its epoch, last eval metrics, steps done and
   `interrupted_by`: 'SIGTERM' or 'SIGINT' when a signal stopped the run early, else None.
   """
-  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel
+  from cnl_jax import data  # TensorFlow, which the steps alone (GPU machines) run without
   check_config(config, jax.device_count(), jax.process_count())
   config = resolved_config(config)
   changes = resume_changes(config, workdir, has_checkpoint(workdir))
@@ -160,8 +196,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   meta = {'best_top1': None, 'best_epoch': None}
   if resuming:
     state, meta = checkpoints.restore(state)
-    logging.info('Resumed from step %d in %s.', int(state.step), checkpoints.directory)
   start_step = int(jax.device_get(state.step))
+  if start_step >= total_steps:
+    checkpoints.close()
+    return _complete_run(workdir, meta, start_step, total_steps)
+  if resuming:
+    logging.info('Resumed from step %d in %s.', start_step, checkpoints.directory)
 
   train_step = steps.make_train_step(method, mesh, config.grad_accum_steps)
   epoch_views = views_of(config.epoch_eval_tta, 'epoch_eval_tta')
@@ -173,6 +213,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       process_index=jax.process_index(), process_count=jax.process_count(),
       dtype=config.dtype, resize=config.eval_resize), mesh)
   eval_metrics = {}
+  stopped_at = None
   pending: list[tuple[int, dict[str, jax.Array]]] = []
   last_log = (start_step, time.perf_counter())
 
@@ -220,23 +261,41 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         elif save:
           checkpoints.save(state, meta)
         if stop:
-          logging.warning('%s: saved step %d of %d; run the same command to continue.',
-                          interruption.signal_name, done, total_steps)
+          stopped_at = done
           break
   finally:
     checkpoints.wait()
     checkpoints.close()
     writer.close()
+  if stopped_at is not None:  # below the bar's last state, which stays on the terminal
+    logging.warning('%s: saved step %d of %d; run the same command to continue.',
+                    interruption.signal_name, stopped_at, total_steps)
   return {**meta, **{f'final_{name}': value for name, value in eval_metrics.items()},
           'steps': int(jax.device_get(state.step)), 'total_steps': total_steps,
           'interrupted_by': interruption.signal_name}
 
 
-def evaluate(config: ml_collections.ConfigDict, workdir: str,
-             step: int | None = None) -> dict[str, float]:
+def _complete_run(workdir: str, meta: dict[str, Any], step: int, total_steps: int
+                  ) -> dict[str, Any]:
+  """The summary of a run that had already done its `total_steps`: its best top-1 and its
+  last eval's metrics (from metrics.jsonl), said in one log line with where they are."""
+  records = read_metrics(workdir) if os.path.exists(os.path.join(workdir, 'metrics.jsonl')) else []
+  evals = [record for record in records if record['split'] == 'eval']
+  final = {f'final_{name}': value for name, value in (evals[-1] if evals else {}).items()
+           if name not in ('step', 'split', 'epoch', 'best_top1')}
+  logging.info('The run in %s is complete (step %d of %d): best top-1 %s at epoch %s. Its '
+               'metrics are in %s and %s; raise --config.num_epochs to train on, or use a new '
+               '--workdir.', workdir, step, total_steps, meta['best_top1'], meta['best_epoch'],
+               os.path.join(workdir, 'metrics.jsonl'), os.path.join(workdir, 'tensorboard'))
+  return {**meta, **final, 'steps': step, 'total_steps': total_steps, 'interrupted_by': None}
+
+
+def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
+                        step: int | None = None) -> Evaluation:
   """Evaluates the checkpoint at `step` (default: the latest) of the run in `workdir`, with
   `config.eval_tta`'s test-time augmentation."""
-  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel
+  from cnl_jax import data  # TensorFlow, which the steps alone (GPU machines) run without
   check_config(config, jax.device_count(), jax.process_count())
   config = resolved_config(config)
   resume_changes(config, workdir, has_checkpoint(workdir))
@@ -248,5 +307,11 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
     checkpoints.close()
   mesh = steps.create_mesh()
   method = build_method(config, info.num_classes)
-  return run_eval(method, jax.device_put(variables, steps.replicated(mesh)), config, mesh,
-                  views_of(config.eval_tta))
+  return evaluate_split(method, jax.device_put(variables, steps.replicated(mesh)), config, mesh,
+                        views_of(config.eval_tta))
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str,
+             step: int | None = None) -> dict[str, float]:
+  """The metrics of `evaluate_checkpoint`."""
+  return evaluate_checkpoint(config, workdir, step).metrics

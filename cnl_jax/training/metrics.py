@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import termios
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,12 +59,43 @@ def _stderr_handlers() -> list[logging.StreamHandler]:
           if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr]
 
 
+# (terminal, its attributes before) while a progress bar keeps Ctrl-C from being echoed.
+_ECHOING = []
+
+
+@contextlib.contextmanager
+def _ctrl_c_unechoed(stream) -> Iterator[None]:
+  """While the bar shows, the terminal does not echo Ctrl-C as '^C' into the bar's line."""
+  try:
+    terminal = stream.fileno()
+    attributes = termios.tcgetattr(terminal)
+  except (OSError, ValueError, termios.error):  # not a terminal
+    yield
+    return
+  unechoed = list(attributes)
+  unechoed[3] &= ~termios.ECHOCTL  # the local modes
+  termios.tcsetattr(terminal, termios.TCSANOW, unechoed)
+  _ECHOING.append((terminal, attributes))
+  try:
+    yield
+  finally:
+    restore_ctrl_c_echo()
+
+
+def restore_ctrl_c_echo() -> None:
+  """Gives the terminal back its echo of Ctrl-C (also before a process ends at once)."""
+  while _ECHOING:
+    terminal, attributes = _ECHOING.pop()
+    termios.tcsetattr(terminal, termios.TCSANOW, attributes)
+
+
 @contextlib.contextmanager
 def progress_bar(total: int, initial: int, enabled: bool) -> Iterator[tqdm.tqdm]:
   """Steps done, rate and ETA on a terminal; silent when stderr is not a terminal.
 
   While the bar shows, log lines and anything else written to stderr print above it
-  (tqdm.write), so the bar stays one unbroken line at the bottom of the terminal.
+  (tqdm.write), so the bar stays one unbroken line at the bottom of the terminal; Ctrl-C is
+  not echoed into it.
   """
   with tqdm.tqdm(total=total, initial=initial, unit='step', dynamic_ncols=True,
                  disable=None if enabled else True) as bar:
@@ -74,7 +106,7 @@ def progress_bar(total: int, initial: int, enabled: bool) -> Iterator[tqdm.tqdm]
     handlers = _stderr_handlers()
     streams = [handler.setStream(above_bar) for handler in handlers]
     try:
-      with contextlib.redirect_stderr(above_bar):
+      with contextlib.redirect_stderr(above_bar), _ctrl_c_unechoed(sys.stderr):
         yield bar
     finally:
       for handler, stream in zip(handlers, streams):

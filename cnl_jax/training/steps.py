@@ -125,7 +125,8 @@ def make_train_step(method: Method, mesh: Mesh, grad_accum_steps: int = 1
 def make_eval_step(method: Method, mesh: Mesh, flip: bool = False
                    ) -> Callable[[dict[str, Any], dict[str, jax.Array]], dict[str, jax.Array]]:
   """(model variables, batch with 'mask') -> sums over the real examples: loss, top-1/top-5
-  hits, count. Needs no optimizer, so a checkpoint is evaluated from its variables alone.
+  hits, count, and the reported head's 'confusion' counts [true class, predicted class]. Needs
+  no optimizer, so a checkpoint is evaluated from its variables alone.
 
   The batch's 'image' is [batch, height, width, 3] or, with several crops per image
   (test-time augmentation), [batch, crops, height, width, 3]; the logits of the crops and,
@@ -149,6 +150,10 @@ def make_eval_step(method: Method, mesh: Mesh, flip: bool = False
       prefix = '' if head == method.reported_head else f'{head}/'
       sums.update({prefix + name: value
                    for name, value in head_sums(logits, batch['label'], mask).items()})
+      if head == method.reported_head:
+        classes = logits.shape[-1]
+        sums['confusion'] = jnp.zeros((classes, classes), jnp.int32).at[
+            batch['label'], jnp.argmax(logits, axis=-1)].add(batch['mask'].astype(jnp.int32))
     return sums
 
   return jax.jit(eval_step, in_shardings=(replicated(mesh), batch_sharding(mesh)),

@@ -14,7 +14,7 @@ import time
 from cnl_jax.training.checkpoints import Checkpoints
 from configs import demo
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def small_config(cache_dir, **changes):
