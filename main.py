@@ -20,6 +20,10 @@ flags.DEFINE_string('workdir', None, 'Directory for checkpoints and metrics.')
 flags.DEFINE_enum('mode', 'train', ['train', 'eval'],
                   'train (resumes from the latest checkpoint, evaluating every epoch) or '
                   'eval (the latest checkpoint in --workdir).')
+flags.DEFINE_bool('takeover_lock', False,
+                  'Take over the workdir\'s lock (run.lock) from a run you know has ended, '
+                  'e.g. on a host that died (a stale one is taken over anyway once its '
+                  'heartbeat is too old; the refusal says when).')
 flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
                   'Multi-process start-up with jax.distributed: auto (when the flags below '
                   'are given or a SLURM, MPI or TPU-pod job is detected), on, or off.')
@@ -57,7 +61,7 @@ def main(argv):
   from cnl_jax.errors import UserError  # pylint: disable=import-outside-toplevel
   try:
     if FLAGS.mode == 'train':
-      result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+      result = training.train_and_evaluate(FLAGS.config, FLAGS.workdir, FLAGS.takeover_lock)
     else:
       result = training.evaluate(FLAGS.config, FLAGS.workdir)
   except UserError as error:  # what to fix is in the message; no traceback needed
