@@ -122,6 +122,8 @@ def test_when_no_checkpoint_restores_the_run_stops_in_one_line_and_moves_nothing
   assert sorted(os.listdir(directory)) == before
 
 
+# The forked child only ignores SIGXFSZ, sets the limit and execs main.py.
+@pytest.mark.filterwarnings('ignore:os.fork')
 def test_a_refused_save_stops_in_one_line_and_the_next_start_resumes(cache_dir, straight,
                                                                      tmp_path):
   workdir = copy_of(straight[0], tmp_path)

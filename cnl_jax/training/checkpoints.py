@@ -8,6 +8,7 @@ line naming the last complete checkpoint.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -84,37 +85,31 @@ def _os_error(error: BaseException) -> tuple[int, str] | None:
   return None
 
 
-class _OrbaxEchoes(logging.Filter):
+def _from_orbax(filename: str) -> bool:
+  return f'{os.sep}orbax{os.sep}' in filename
+
+
+@functools.cache  # once per process
+def _silence_orbax_echoes() -> None:
   """Drops what Orbax prints besides raising when a save fails: its background threads log
-  the error with a traceback, and TensorStore writes it leaves behind end in
-  'Event loop is closed' or, at exit, in ImportErrors of its orphaned coroutines.
+  the error with a traceback, and the TensorStore writes it leaves behind end in 'Event loop
+  is closed' or, at exit, in ImportErrors of their orphaned coroutines (unraisable errors).
 
-  The error itself reaches the main thread, which reports it once (one line for an
-  operating-system error, a traceback otherwise). Installed once per process.
+  The error itself reaches the main thread, which reports it once: one line for an
+  operating-system error, a traceback otherwise.
   """
+  logging.getLogger('absl').addFilter(
+      lambda record: not (record.exc_info and _from_orbax(record.pathname)))
+  previous = sys.unraisablehook
 
-  installed = False
+  def unraisable(report):
+    code = getattr(report.object, 'cr_code', None)
+    closed_loop = (report.exc_type is RuntimeError
+                   and str(report.exc_value) == 'Event loop is closed')
+    if not (closed_loop or (code is not None and _from_orbax(code.co_filename))):
+      previous(report)
 
-  def filter(self, record: logging.LogRecord) -> bool:
-    return not (record.exc_info and f'{os.sep}orbax{os.sep}' in record.pathname)
-
-  @classmethod
-  def install(cls) -> None:
-    if cls.installed:
-      return
-    cls.installed = True
-    logging.getLogger('absl').addFilter(cls())
-    previous = sys.unraisablehook
-
-    def unraisable(report):
-      code = getattr(report.object, 'cr_code', None)
-      from_orbax = code is not None and f'{os.sep}orbax{os.sep}' in code.co_filename
-      closed_loop = (report.exc_type is RuntimeError
-                     and str(report.exc_value) == 'Event loop is closed')
-      if not (from_orbax or closed_loop):
-        previous(report)
-
-    sys.unraisablehook = unraisable
+  sys.unraisablehook = unraisable
 
 
 class Checkpoints:
@@ -134,7 +129,7 @@ class Checkpoints:
     ])
     self.directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
     if writable:
-      _OrbaxEchoes.install()
+      _silence_orbax_echoes()
     self._saving: int | None = None  # the step of the save that may still be in flight
     self._failure: CheckpointSaveError | None = None  # raised once; Orbax would repeat it
     self._manager = ocp.CheckpointManager(
