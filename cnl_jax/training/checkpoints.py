@@ -128,6 +128,7 @@ class Checkpoints:
                                   keep_checkpoints_without_metrics=False),
     ])
     self.directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
+    self._writable = writable
     if writable:
       _silence_orbax_echoes()
     self._saving: int | None = None  # the step of the save that may still be in flight
@@ -150,6 +151,8 @@ class Checkpoints:
 
     Raises CheckpointSaveError when the filesystem refused this save or the previous one.
     """
+    if not self._writable:
+      raise ValueError(f'{self.directory} was opened read-only; pass writable=True to save.')
     step = int(jax.device_get(state.step))
     self.wait()  # Orbax waits for the previous save anyway; here its failure names its step
     with self._reporting_failed_save(step):
