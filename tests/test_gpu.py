@@ -100,7 +100,7 @@ def test_bf16_cnl_train_step_compiles_once_and_its_loss_falls(trained_cnl):
 
 def test_orbax_checkpoint_round_trips_on_the_gpu(trained_cnl, tmp_path):
   state, _, _ = trained_cnl
-  checkpoints = Checkpoints(str(tmp_path))
+  checkpoints = Checkpoints(str(tmp_path), writable=True)
   checkpoints.save(state, {'epoch': 1})
   checkpoints.wait()
   zeroed = jax.tree.map(jnp.zeros_like, state)

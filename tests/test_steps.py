@@ -103,7 +103,7 @@ def test_accumulating_run_resumes_exactly_from_a_checkpoint(tmp_path):
   for batch in batches:
     straight, _ = train_step(straight, batch)
   first, _ = train_step(fresh(), batches[0])
-  checkpoints = Checkpoints(str(tmp_path))
+  checkpoints = Checkpoints(str(tmp_path), writable=True)
   checkpoints.save(first, {})
   checkpoints.wait()
   resumed, _ = checkpoints.restore(fresh())

@@ -157,6 +157,10 @@ def train(prog: str, argv: Sequence[str]) -> flags.FlagValues:
   flags.DEFINE_enum('mode', 'train', ['train', 'eval'],
                     'train (resumes from the latest checkpoint, evaluating every epoch) or '
                     'eval (the latest checkpoint in --workdir).', flag_values=values)
+  flags.DEFINE_bool('takeover_lock', False,
+                    "Take over the workdir's lock (run.lock) from a run you know has ended, "
+                    'e.g. on a host that died (a stale one is taken over anyway once its '
+                    'heartbeat is too old; the refusal says when).', flag_values=values)
   flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
                     'Multi-process start-up with jax.distributed: auto (when the flags below '
                     'are given or a SLURM, MPI or TPU-pod job is detected), on, or off.',

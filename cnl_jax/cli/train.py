@@ -43,7 +43,7 @@ def run(values: flags.FlagValues) -> int:
   logging.info('JAX devices: %s (process %d of %d)', jax.devices(), jax.process_index(),
                jax.process_count())
   if values.mode == 'train':
-    result = training.train_and_evaluate(values.config, values.workdir)
+    result = training.train_and_evaluate(values.config, values.workdir, values.takeover_lock)
   else:
     result = training.evaluate(values.config, values.workdir)
   if jax.process_index() == 0:

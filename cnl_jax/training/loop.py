@@ -27,6 +27,7 @@ from cnl_jax.training.metrics import (MetricWriter, progress_bar, read_metrics,
 from cnl_jax.training.optimizer import create_optimizer
 from cnl_jax.training.run_config import resume_changes, save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
+from cnl_jax.training.workdir_lock import WorkdirLock, WorkdirLockedError
 
 
 class NonFiniteLossError(UserError, FloatingPointError):
@@ -162,16 +163,50 @@ def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.C
   return evaluate_split(method, variables, config, mesh, views, eval_step).metrics
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains `config` in `workdir`, evaluating every epoch; resumes from its last checkpoint.
+def _lock_workdir(workdir: str, takeover: bool) -> WorkdirLock | None:
+  """Process 0 takes the workdir's lock (the others return None); in a multi-process job
+  every process learns whether it could, so that all stop together when it could not."""
+  lock, refusal = None, None
+  if jax.process_index() == 0:
+    try:
+      lock = WorkdirLock(workdir).acquire(takeover)
+    except WorkdirLockedError as error:
+      refusal = error
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+    locked = multihost_utils.broadcast_one_to_all(np.int32(lock is not None))
+    if not locked and refusal is None:
+      refusal = WorkdirLockedError(f'Process 0 could not lock {workdir}; its error says why.')
+  if refusal is not None:
+    raise refusal
+  return lock
 
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       takeover_lock: bool = False) -> dict[str, Any]:
+  """Trains `config` in `workdir`, evaluating every epoch; resumes from its last checkpoint
+  that restores.
+
+  The run holds the workdir's lock (`workdir_lock`) from before it reads the workdir until
+  it ends, however it ends; `takeover_lock` takes over a lock its holder left behind.
   Returns the final summary: best top-1 and its epoch, last eval metrics, steps done and
   `interrupted_by`: 'SIGTERM' or 'SIGINT' when a signal stopped the run early, else None.
   """
-  # pylint: disable-next=import-outside-toplevel
-  from cnl_jax import data  # TensorFlow, which the steps alone (GPU machines) run without
   check_config(config, jax.device_count(), jax.process_count())
   config = resolved_config(config)
+  lock = _lock_workdir(workdir, takeover_lock)
+  try:
+    return _train(config, workdir, lock)
+  finally:
+    if lock is not None:
+      lock.release()
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str, lock: WorkdirLock | None
+           ) -> dict[str, Any]:
+  """`train_and_evaluate` once the workdir is locked (by this process when `lock`)."""
+  # pylint: disable-next=import-outside-toplevel
+  from cnl_jax import data  # TensorFlow, which the steps alone (GPU machines) run without
   changes = resume_changes(config, workdir, has_checkpoint(workdir))
   info = data.load_info(config.data)
   steps_per_epoch = data.steps_per_epoch(info, config.batch_size)
@@ -188,14 +223,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   learning_rate_fn = create_learning_rate_fn(config, steps_per_epoch)
   tx = create_optimizer(config, learning_rate_fn, steps_per_epoch, method.updates_per_step,
                         method.parameter_groups())
-  checkpoints = Checkpoints(workdir, config.keep_checkpoints)
+  checkpoints = Checkpoints(workdir, config.keep_checkpoints, writable=True)
   resuming = checkpoints.latest_step() is not None
   state = steps.create_train_state(
       method, tx, config.seed, (1, config.image_size, config.image_size, 3), mesh,
       load=None if resuming else _pretrained_loader(config, method))
   meta = {'best_top1': None, 'best_epoch': None}
   if resuming:
-    state, meta = checkpoints.restore(state)
+    state, meta = checkpoints.restore_newest_intact(state)
   start_step = int(jax.device_get(state.step))
   if start_step >= total_steps:
     checkpoints.close()
@@ -242,6 +277,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         stop = interruption.requested
         save = end_of_epoch or stop or (
             config.checkpoint_every_steps and done % config.checkpoint_every_steps == 0)
+        if save and lock is not None:
+          lock.check()  # raises if another run took the workdir over: write nothing more
         if save or done % config.log_every_steps == 0:
           flush_train_metrics(done)  # raises on a non-finite loss, before anything is saved
         epoch = done // steps_per_epoch - 1
