@@ -103,7 +103,9 @@ def read_image(path: str, preprocessing: dict[str, Any]) -> np.ndarray:
 
 
 def image_paths(targets: Sequence[str]) -> list[str]:
-  """Files named in `targets`, each folder replaced by its non-hidden files in sorted order."""
+  """Files named in `targets`, each folder replaced by its non-hidden files in sorted order;
+  a file named twice (alone and through its folder, say) is listed once, where it first
+  appears."""
   paths = []
   for target in targets:
     if os.path.isdir(target):
@@ -111,7 +113,10 @@ def image_paths(targets: Sequence[str]) -> list[str]:
                 if not name.startswith('.') and os.path.isfile(os.path.join(target, name))]
     else:
       paths.append(target)
-  return paths
+  unique = {}
+  for path in paths:
+    unique.setdefault(os.path.realpath(path), path)
+  return list(unique.values())
 
 
 def _litert_runner(model_path: str, threads: int) -> Callable[[np.ndarray], np.ndarray]:

@@ -52,12 +52,15 @@ class Method:
     presets: the model presets this method trains, by name (`config.model`).
     updates_per_step: optimizer updates per batch; each calls `loss` with its index.
     reported_head: the head of `predict` whose top-1 is the run's top-1.
+    head_titles: the name users know a head by, where it is not the head's own name
+      (figures and their file names).
   """
 
   name: ClassVar[str]
   presets: ClassVar[Mapping[str, Preset]]
   updates_per_step: ClassVar[int] = 1
   reported_head: ClassVar[str]
+  head_titles: ClassVar[Mapping[str, str]] = {}
 
   def __init__(self, model: nn.Module, num_classes: int,
                options: ml_collections.ConfigDict | None = None):

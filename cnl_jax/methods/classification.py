@@ -21,6 +21,7 @@ class Classification(Method):
   name = 'classification'
   presets = MODELS
   reported_head = 'logits'
+  head_titles = {'logits': 'classifier'}
 
   @classmethod
   def default_options(cls) -> ml_collections.ConfigDict:
