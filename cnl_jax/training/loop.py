@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -23,6 +24,10 @@ from cnl_jax.training.metrics import MetricWriter, progress_bar
 from cnl_jax.training.optimizer import create_optimizer
 from cnl_jax.training.run_config import resume_changes, save_run_config
 from cnl_jax.training.schedule import create_learning_rate_fn
+
+
+# The workdir's folder of test images for the tools (`cnl_jax.data.write_samples`).
+SAMPLES_FOLDER = 'samples'
 
 
 class NonFiniteLossError(UserError, FloatingPointError):
@@ -127,6 +132,16 @@ def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.C
           for name, value in totals.items()}
 
 
+def _write_samples(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Copies a few test images into `workdir/samples` on a run's first start, for the tools."""
+  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  directory = os.path.join(workdir, SAMPLES_FOLDER)
+  if not os.path.isdir(directory):
+    written = data.write_samples(config.data, directory)
+    logging.info('Test images to try the tools on: %s.',
+                 ', '.join(f'{path} ({name})' for path, name in written.items()))
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains `config` in `workdir`, evaluating every epoch; resumes from its last checkpoint.
 
@@ -145,6 +160,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   is_chief = jax.process_index() == 0
   if is_chief:
     save_run_config(config, workdir, changes)
+    _write_samples(config, workdir)
 
   mesh = steps.create_mesh()
   method = build_method(config, info.num_classes)
