@@ -338,7 +338,7 @@ def test_bad_values_name_the_field_and_the_valid_values(field, value, valid):
   config[field] = value
   with pytest.raises(data.DatasetError) as error:
     data.augmentation(config)
-  assert f'data_config.{field}={value!r}' in str(error.value)
+  assert f'config.data.{field}={value!r}' in str(error.value)
   assert valid in str(error.value)
 
 
