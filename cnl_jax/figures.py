@@ -23,8 +23,14 @@ COLOUR_MAP = 'inferno'
 MAX_NAMED_CLASSES = 40
 _TILE_INCHES = 2.2
 _DPI = 150
+# Error cells start this far up the red scale: one mistake must not look white.
+ERROR_SHADE_FLOOR = 0.3
+_ERROR_COLOURS = colors.ListedColormap(
+    matplotlib.colormaps['Reds'](np.linspace(ERROR_SHADE_FLOOR, 1, 256)), name='errors')
 # Column titles wrap at this many characters, about a tile's width at 9 pt.
 _TITLE_CHARACTERS = 30
+# The grid's title wraps at this many characters per column (11 pt), plus the colour bar's room.
+_SUPTITLE_CHARACTERS = 25
 
 
 def heat_colours(values: np.ndarray) -> np.ndarray:
@@ -68,7 +74,7 @@ def grid_figure(grid: Grid) -> Figure:
       if row == 0:
         axis.set_title(textwrap.fill(grid.column_titles[column], _TITLE_CHARACTERS), fontsize=9)
     axes[row, 0].set_ylabel(label, fontsize=9)
-  figure.suptitle(grid.title, fontsize=11)
+  figure.suptitle(textwrap.fill(grid.title, _SUPTITLE_CHARACTERS * num_columns + 10), fontsize=11)
   if grid.colour_bar:
     bar = figure.colorbar(cm.ScalarMappable(colors.Normalize(0, 1), COLOUR_MAP),
                           ax=axes, shrink=min(1.0, 0.9 / num_rows + 0.3), aspect=25)
@@ -88,27 +94,43 @@ def class_ticks(class_names: Sequence[str]) -> tuple[list[int], list[str]]:
 
 def confusion_matrix_figure(matrix: np.ndarray, class_names: Sequence[str], title: str
                             ) -> Figure:
-  """Counts [true class, predicted class], each row scaled to its largest count (white is
-  zero), classes ticked by name (by index past `MAX_NAMED_CLASSES`), with a colour bar."""
-  scaled = matrix / np.maximum(matrix.max(axis=1, keepdims=True), 1)
+  """Counts [true class, predicted class] as fractions of each true class's images: correct
+  predictions (the diagonal) in blue, errors in red, zero white. Every error cell is at least
+  `ERROR_SHADE_FLOOR` of the red scale, so a single mistake among many correct images still
+  shows; counts are printed in the non-zero cells while every class is named."""
+  fractions = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+  diagonal = np.eye(len(matrix), dtype=bool)
+  correct = np.ma.masked_where(~diagonal | (matrix == 0), fractions)
+  errors = np.ma.masked_where(diagonal | (matrix == 0), fractions)
   positions, labels = class_ticks(class_names)
   named = len(labels) == len(class_names)
   longest = max(map(len, labels), default=1)
   side = min(14.0, max(5.0, 0.2 * len(positions) + 3.0))
   label_inches = min(3.0, 0.07 * longest)
-  figure = Figure(figsize=(side + label_inches + 1.2, side + label_inches),
+  figure = Figure(figsize=(side + label_inches + 2.2, side + label_inches),
                   layout='constrained')
   axis = figure.subplots()
-  image = axis.imshow(scaled, cmap='Blues', vmin=0, vmax=1, interpolation='nearest')
+  axis.set_facecolor('white')
+  blue = axis.imshow(correct, cmap='Blues', vmin=0, vmax=1, interpolation='nearest')
+  worst_error = float(errors.max()) if errors.count() else 1.0
+  red = axis.imshow(errors, cmap=_ERROR_COLOURS, vmin=0, vmax=worst_error,
+                    interpolation='nearest')
   font = 8 if len(positions) <= 20 else 6
+  if named:
+    for true, predicted in zip(*np.nonzero(matrix)):
+      shade = fractions[true, predicted] / (1 if true == predicted else worst_error)
+      axis.text(predicted, true, str(matrix[true, predicted]), ha='center', va='center',
+                fontsize=font, color='white' if shade > 0.5 else 'black')
   axis.set_xticks(positions, labels, rotation=90, fontsize=font)
   axis.set_yticks(positions, labels, fontsize=font)
   suffix = '' if named else ' (index)'
   axis.set_xlabel(f'predicted class{suffix}')
   axis.set_ylabel(f'true class{suffix}')
   axis.set_title(title)
-  bar = figure.colorbar(image, ax=axis, shrink=0.8)
-  bar.set_label("count / the row's largest count")
+  figure.colorbar(blue, ax=axis, shrink=0.6, pad=0.01).set_label(
+      'correct: fraction of the true class')
+  figure.colorbar(red, ax=axis, shrink=0.6, pad=0.01).set_label(
+      'errors: fraction of the true class')
   return figure
 
 

@@ -343,7 +343,7 @@ def test_bad_values_name_the_field_and_the_valid_values(field, value, valid):
   config[field] = value
   with pytest.raises(data.DatasetError) as error:
     data.augmentation(config)
-  assert f'data_config.{field}={value!r}' in str(error.value)
+  assert f'config.data.{field}={value!r}' in str(error.value)
   assert valid in str(error.value)
 
 
@@ -353,7 +353,7 @@ def test_bad_values_fail_before_the_dataset_is_built(tmp_path):
   config.train_crop = 'center'
   for entry in (data.load_info, lambda config: data.eval_batches(
       config, batch_size=4, image_size=24, eval_resize=28)):
-    with pytest.raises(data.DatasetError, match='data_config.train_crop'):
+    with pytest.raises(data.DatasetError, match='config.data.train_crop'):
       entry(config)
   assert not any(tmp_path.iterdir())
 

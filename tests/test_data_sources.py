@@ -78,6 +78,7 @@ def test_table_1_sizes_are_required_unless_turned_off(tmp_path):
   config.check_split_sizes = True
   with pytest.raises(data.DatasetError, match=r"5994.*check_split_sizes"):
     data.load_info(config)
+  assert not (tmp_path / 'tfds').exists()  # the failed preparation leaves no empty folders
 
 
 def test_cub_split_list_missing_an_image_is_an_error(tmp_path):
@@ -346,7 +347,7 @@ def test_missing_files_error_names_files_source_and_config_field(tmp_path, name,
   (tmp_path / 'empty').mkdir()
   with pytest.raises(data.DatasetError) as error:
     data.load_info(config_for(name, tmp_path / 'empty', tmp_path / 'tfds'))
-  for text in expected + ['data_config.manual_dir', str(tmp_path / 'empty')]:
+  for text in expected + ['--config.data.manual_dir', str(tmp_path / 'empty')]:
     assert text in str(error.value)
 
 
@@ -368,7 +369,7 @@ def test_missing_download_fails_with_one_line_before_tfds_starts(tmp_path, capfd
     config.manual_dir = ''
   with pytest.raises(data.DatasetError) as error:
     data.load_info(config)
-  assert '\n' not in str(error.value) and 'data_config.manual_dir' in str(error.value)
+  assert '\n' not in str(error.value) and '--config.data.manual_dir' in str(error.value)
   # tfds neither printed ("Downloading and preparing ...") nor logged nor wrote anything.
   assert capfd.readouterr() == ('', '')
   assert warnings_logged(caplog) == []

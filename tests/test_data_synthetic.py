@@ -55,3 +55,25 @@ def test_classes_differ_only_in_small_local_details(draw):
 def test_too_many_classes_is_an_error():
   with pytest.raises(data.DatasetError, match='synthetic_classes'):
     synthetic.class_specs(synthetic.MAX_CLASSES + 1, seed=0)
+
+
+def test_samples_are_the_first_test_image_of_distinct_classes(tmp_path):
+  """write_samples copies test images byte for byte, one per class, as files a tool reads."""
+  config = data.default_data_config()
+  config.cache_dir = str(tmp_path / 'cache')
+  config.synthetic_classes = 4
+  config.synthetic_image_size = 32
+  config.synthetic_train_per_class = 1
+  config.synthetic_test_per_class = 3
+  written = data.write_samples(config, str(tmp_path / 'samples'), count=3)
+  assert sorted(written) == [str(tmp_path / 'samples' / f'{k}.jpg') for k in range(3)]
+  assert len(set(written.values())) == 3
+  builder = sources.prepared_builder(config)
+  names = builder.info.features['label'].names
+  stored = {(bytes(example['image']), names[int(example['label'])])
+            for example in builder.as_dataset(
+                split='test', decoders={'image': tfds.decode.SkipDecoding()}
+            ).as_numpy_iterator()}
+  for path, name in written.items():
+    with open(path, 'rb') as file:
+      assert (file.read(), name) in stored

@@ -37,7 +37,7 @@ def test_confusion_matrix_names_classes_up_to_40_and_indexes_them_past(count):
   names = [f'class {i}' for i in range(count)]
   matrix = np.diag(np.arange(1, count + 1))
   figure = figures.confusion_matrix_figure(matrix, names, 'test split: top-1 100.0%')
-  axis, bar = figure.axes
+  axis, *bars = figure.axes
   labels = [label.get_text() for label in axis.get_xticklabels()]
   assert labels == [label.get_text() for label in axis.get_yticklabels()]
   if count <= figures.MAX_NAMED_CLASSES:
@@ -46,5 +46,24 @@ def test_confusion_matrix_names_classes_up_to_40_and_indexes_them_past(count):
     assert 20 <= len(labels) <= figures.MAX_NAMED_CLASSES and labels[0] == '0'
     assert list(axis.get_xticks()) == [int(label) for label in labels]
     assert axis.get_ylabel() == 'true class (index)'
-  assert axis.get_title() == 'test split: top-1 100.0%' and bar.get_ylabel()
-  np.testing.assert_allclose(axis.images[0].get_array(), np.eye(count))  # rows scaled
+  assert axis.get_title() == 'test split: top-1 100.0%'
+  assert [bar.get_ylabel() for bar in bars] == ['correct: fraction of the true class',
+                                                'errors: fraction of the true class']
+
+
+def test_confusion_matrix_shows_every_error_and_prints_the_counts():
+  """One mistake among 99 correct images is clearly red (not white), the diagonal is the
+  fraction of the class right, and every non-zero cell carries its count."""
+  matrix = np.array([[99, 1, 0], [0, 50, 0], [25, 0, 25]])
+  axis, *_ = figures.confusion_matrix_figure(matrix, ['a', 'b', 'c'], 'title').axes
+  correct, errors = axis.images
+  np.testing.assert_allclose(correct.get_array().filled(0), np.diag([0.99, 1.0, 0.5]))
+  error_mask = ~errors.get_array().mask
+  np.testing.assert_array_equal(error_mask, (matrix > 0) & ~np.eye(3, dtype=bool))
+  faintest = errors.to_rgba(errors.get_array()[0, 1])
+  white = np.ones(3)
+  assert np.linalg.norm(np.asarray(faintest[:3]) - white) > 0.3
+  assert faintest[0] > faintest[2]  # red, not blue
+  printed = sorted((round(text.get_position()[1]), round(text.get_position()[0]), text.get_text())
+                   for text in axis.texts)
+  assert printed == [(0, 0, '99'), (0, 1, '1'), (1, 1, '50'), (2, 0, '25'), (2, 2, '25')]

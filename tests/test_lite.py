@@ -91,3 +91,15 @@ def test_unreadable_files_are_reported(tmp_path):
   for path in (str(broken), str(tmp_path / 'missing.png')):
     with pytest.raises(lite.UnreadableImageError, match='not a readable image'):
       lite.read_eval_image(path, preprocessing(32, 36, 'short_side'))
+
+
+def test_image_paths_list_each_file_once_in_order(tmp_path):
+  """A folder's visible files in sorted order; a file also named alone appears once, where it
+  is first named."""
+  for name in ('b.png', 'a.png', '.hidden.png'):
+    (tmp_path / name).write_bytes(b'')
+  (tmp_path / 'sub').mkdir()
+  alone = str(tmp_path / 'b.png')
+  assert lite.image_paths([alone, str(tmp_path)]) == [alone, str(tmp_path / 'a.png')]
+  assert lite.image_paths([str(tmp_path), f'{tmp_path}/./a.png']) == [
+      str(tmp_path / 'a.png'), str(tmp_path / 'b.png')]

@@ -128,8 +128,8 @@ def test_evaluate_reports_the_last_training_eval(run, run_dir, tmp_path, capsys)
   assert sum(int(row.split(',')[-1]) for row in pairs) == metrics['count'] - sum(correct)
   with Image.open(output / 'confusion_matrix.png') as image:
     image.verify()
-  axis, _ = evaluate.confusion_matrix_figure(run.config, run.class_names,
-                                             np.eye(num_classes, dtype=int), metrics).axes
+  axis, *_ = evaluate.confusion_matrix_figure(run.config, run.class_names,
+                                              np.eye(num_classes, dtype=int), metrics).axes
   assert [label.get_text() for label in axis.get_yticklabels()] == list(run.class_names)
   assert (axis.get_xlabel(), axis.get_ylabel()) == ('predicted class', 'true class')
   assert axis.get_title() == (f'synthetic, test split: top-1 {metrics["top1"]:.1%} of '
@@ -141,14 +141,13 @@ def test_confused_pairs_are_the_off_diagonal_counts_largest_first():
   assert evaluate.confused_pairs(matrix) == [(2, 0, 2), (0, 1, 1), (2, 1, 1)]
 
 
-def _assert_pngs(paths, size):
-  """Valid PNGs; the tiles (not the matplotlib figures) at the display size."""
+def _assert_pngs(paths):
+  """Valid PNGs, each a figure larger than its tiles (titled, labelled, with a colour bar)."""
   for path in paths:
     with Image.open(path) as image:
       image.verify()
     with Image.open(path) as image:
-      figure = os.path.basename(path) in ('grid.png', 'cams.png', 'cam_logits.png')
-      assert image.format == 'PNG' and (figure or image.size == (size, size))
+      assert image.format == 'PNG' and image.width > visualize.MIN_DISPLAY_SIZE
 
 
 def test_visualize_cnl(run_dir, image_files, tmp_path, capsys):
@@ -158,9 +157,10 @@ def test_visualize_cnl(run_dir, image_files, tmp_path, capsys):
                                    '16,16', '--output', str(output)]) == 0
   paths = capsys.readouterr().out.split()
   assert sorted(os.path.basename(path) for path in paths) == [
-      'cam_logits.png', 'cams.png', 'cnl_attention_0_q16_16.png', 'cnl_attention_0_q3_30.png',
-      'cnl_attention_1_q16_16.png', 'cnl_attention_1_q3_30.png', 'grid.png']
-  _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE)
+      'cam_classifier.png', 'cams.png', 'cnl_response_res3_1_q16_16.png',
+      'cnl_response_res3_1_q3_30.png', 'cnl_response_res4_1_q16_16.png',
+      'cnl_response_res4_1_q3_30.png', 'grid.png']
+  _assert_pngs(paths)
   assert run_command('visualize', ['--workdir', str(run_dir), '--image',
                                    str(image_files / 'broken.jpg')]) == 1
   assert 'broken.jpg: not a readable image' in capsys.readouterr().err
@@ -186,26 +186,32 @@ def test_visualize_nl_model(nl_run, image_files, tmp_path):
   queries = visualize.default_queries(nl_run.config.image_size)
   paths = visualize.visualize(nl_run, str(image_files / '1.jpg'), queries, str(tmp_path))
   names = {os.path.basename(path).split('_q')[0] for path in paths[:-1]}
-  assert names == {'res3_1_nonlocal_attention', 'res4_1_nonlocal_attention'}
-  _assert_pngs(paths, visualize.MIN_DISPLAY_SIZE)
+  assert names == {'nl_block_after_res3_1', 'nl_block_after_res4_1'}
+  _assert_pngs(paths)
 
 
 def test_grids_head_their_columns_and_name_the_predicted_class(run, nl_run, image_files):
   """grid.png: the input, then each response layer (CNL) or NL block, a row per query,
-  titled with the predicted class; cams.png: the input, then the head's Grad-CAM."""
+  titled with the predicted class; each map's own file is headed with the same layer name,
+  its query and the prediction, with the colour scale; cams.png: the input, then the
+  classifier's Grad-CAM."""
   image = run.read_eval_image(str(image_files / '0.jpg'))
   predicted = run.class_names[int(np.argmax(run.logits(image[None])[0]))]
-  _, grid = visualize.attention_figures(run, image, [(3, 30), (16, 16)])
+  grids = visualize.attention_figures(run, image, [(3, 30), (16, 16)])
+  grid = grids['grid']
   assert grid.column_titles == ('input', 'CNL response res3_1', 'CNL response res4_1')
   assert [label for label, _ in grid.rows] == ['query (3, 30)', 'query (16, 16)']
   assert grid.title.startswith(f'predicted: {predicted} (') and grid.colour_bar
-  _, nl_grid = visualize.attention_figures(nl_run, image, [(3, 30)])
+  one = grids['cnl_response_res4_1_q16_16']
+  assert one.column_titles == ('CNL response res4_1',) and one.rows[0][0] == 'query (16, 16)'
+  assert (one.title, one.colour_bar) == (grid.title, grid.colour_bar)
+  nl_grid = visualize.attention_figures(nl_run, image, [(3, 30)])['grid']
   assert nl_grid.column_titles == ('input', 'NL block after res3_1', 'NL block after res4_1')
   grids = visualize.cam_figures(run, image)
-  assert list(grids) == ['cam_logits', 'cams']
+  assert list(grids) == ['cam_classifier', 'cams']
   assert grids['cams'].column_titles[0] == 'input'
-  assert grids['cams'].column_titles[1].startswith(f'logits: {predicted} (')
-  (_, (tile,)), = grids['cam_logits'].rows
+  assert grids['cams'].column_titles[1].startswith(f'classifier: {predicted} (')
+  (_, (tile,)), = grids['cam_classifier'].rows
   assert tile.shape == (visualize.MIN_DISPLAY_SIZE,) * 2 + (3,)
 
 

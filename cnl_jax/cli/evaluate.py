@@ -5,9 +5,9 @@ Runs the latest checkpoint over the whole test split with the training code's ev
 the test-time augmentation of --tta, default: the run's config.eval_tta) and writes to
 --output: metrics.json, per_class_accuracy.csv, confused_pairs.csv (every
 off-diagonal pair of the confusion matrix with a count, most frequent first) and
-confusion_matrix.png (rows: true class, columns: predicted class, each row scaled to its
-largest count, white is zero; classes named on the axes up to 40 classes, by index past
-that; a colour bar; titled with the dataset, the split and its top-1).
+confusion_matrix.png (rows: true class, columns: predicted class, each cell the fraction of
+the true class's images: correct in blue, errors in red, counts printed while classes are named
+on the axes, up to 40 classes; titled with the dataset, the split and its top-1).
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ grid cell holding that pixel, scaled to its own maximum, upsampled bilinearly to
 image and overlaid on it. Without --query, five queries are shown: the center and the
 centers of the four quarters, a fixed choice that is comparable between images and runs.
 
-Writes `<map>_q<row>_<col>.png` per map and query, and `grid.png`: one row per query, the
-image with the query marked (a ring) followed by each map in module order, each column
-headed (the input, each CNL response layer or NL block), with the colour scale and the
-predicted class.
+Writes `<layer>_q<row>_<col>.png` per map and query (e.g. `cnl_response_res3_1_q32_32.png`),
+each titled with its layer, query and the predicted class, with the colour scale; and
+`grid.png`: one row per query, the image with the query marked (a ring) followed by each map
+in module order, each column headed (the input, each CNL response layer or NL block).
 
 A method may show pictures of its own (`Method.panels`: heatmaps over the image, or images
 it derives, e.g. a sampling map and the image sampled from it); a model without attention
@@ -19,8 +19,9 @@ maps then writes those, one PNG each, and `grid.png`: the image and every panel.
 
 Beside either, the class activation maps (Grad-CAM: `cnl_jax.grad_cam`) of every head the
 method explains (`Method.cam_targets`: the last convolutional stage, or each head's own
-feature map), upsampled bilinearly over the image the head sees: `cam_<head>.png` each,
-named with the head's predicted class, and `cams.png`: the input and every head's map.
+feature map), upsampled bilinearly over the image the head sees: `cam_<head>.png` each, the
+head as users know it (`Method.head_titles`: `cam_classifier.png` for one-head models) and
+its predicted class, and `cams.png`: the input and every head's map.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -119,30 +121,39 @@ def prediction_title(run: TrainedRun, image: np.ndarray) -> str:
   return f'predicted: {run.class_names[predicted[0]]} ({probability[0]:.0%})'
 
 
+def file_stem(title: str) -> str:
+  """A title as a file name: 'CNL response res3_1' -> 'cnl_response_res3_1'."""
+  return re.sub(r'[^a-z0-9_]+', '_', title.lower()).strip('_')
+
+
 def attention_figures(run: TrainedRun, image: np.ndarray, queries: Sequence[tuple[int, int]]
-                      ) -> tuple[dict[str, Image.Image], figures.Grid]:
-  """Each attention map at each query over one image [size, size, 3], by file name, and
-  their grid: a row per query, the input with the query ringed, then the maps."""
+                      ) -> dict[str, figures.Grid]:
+  """Each attention map at each query over one image [size, size, 3], by file name
+  (`<layer>_q<row>_<col>`, the layer as the grid names it), and `grid`: a row per query, the
+  input with the query ringed, then the maps. Each is titled with the predicted class and has
+  the colour scale."""
   image_size = run.config.image_size
   maps = {name: weights[0] for name, weights in run.attention_maps(image[None]).items()}
   if not maps:
     raise UserError(f'Model {run.config.model!r} has no attention maps (neither CNL nor NL) '
                     'and its method shows no panels.')
   pixels = _shown(run, image)
-  titles = run.method.attention_titles()
-  tiles, rows = {}, []
+  titles = {name: run.method.attention_titles().get(name, name) for name in maps}
+  prediction = prediction_title(run, image)
+  bar = "attention / the map's maximum"
+  grids, rows = {}, []
   for query in queries:
-    row = [mark(Image.fromarray(pixels), query, image_size)]
+    label = f'query ({query[0]}, {query[1]})'
+    row = [np.asarray(mark(Image.fromarray(pixels), query, image_size))]
     for name, weights in maps.items():
-      tile = mark(overlay(pixels, attention_at(weights, query, image_size, name)), query,
-                  image_size)
-      tiles[f'{name.replace("/", "_")}_q{query[0]}_{query[1]}'] = tile
+      tile = np.asarray(mark(overlay(pixels, attention_at(weights, query, image_size, name)),
+                             query, image_size))
+      grids[f'{file_stem(titles[name])}_q{query[0]}_{query[1]}'] = figures.Grid(
+          prediction, (titles[name],), ((label, (tile,)),), bar)
       row.append(tile)
-    rows.append((f'query ({query[0]}, {query[1]})', tuple(map(np.asarray, row))))
-  grid = figures.Grid(prediction_title(run, image),
-                      ('input', *(titles.get(name, name) for name in maps)), tuple(rows),
-                      "attention / the map's maximum")
-  return tiles, grid
+    rows.append((label, tuple(row)))
+  grids['grid'] = figures.Grid(prediction, ('input', *titles.values()), tuple(rows), bar)
+  return grids
 
 
 def panel_figures(run: TrainedRun, image: np.ndarray
@@ -173,10 +184,12 @@ def cam_figures(run: TrainedRun, image: np.ndarray) -> dict[str, figures.Grid]:
     under = pixels if over is None else _shown(run, panels[over].values)
     tile = np.asarray(overlay(under, cam.values))
     prediction = f'{run.class_names[cam.predicted]} ({cam.probability:.0%})'
-    grids[f'cam_{head}'] = figures.Grid(f'Grad-CAM, head {head}', (f'predicted: {prediction}',),
-                                        ((f'over {over or "input"}', (tile,)),), bar)
+    title = run.method.head_titles.get(head, head)
+    grids[f'cam_{file_stem(title)}'] = figures.Grid(
+        f'Grad-CAM, {title}', (f'predicted: {prediction}',),
+        ((f'over {over or "input"}', (tile,)),), bar)
     tiles.append(tile)
-    titles.append(f'{head}: {prediction}')
+    titles.append(f'{title}: {prediction}')
   if grids:
     grids['cams'] = figures.Grid(prediction_title(run, image), ('input', *titles),
                                  (('Grad-CAM', (pixels, *tiles)),), bar)
@@ -201,8 +214,7 @@ def visualize(run: TrainedRun, image_path: str, queries: Sequence[tuple[int, int
               output: str) -> list[str]:
   """Writes the attention PNGs of the image file at `image_path` (see the module docstring);
   returns their paths, `grid.png` last."""
-  tiles, grid = attention_figures(run, run.read_eval_image(image_path), queries)
-  return _write(output, tiles, {'grid': grid})
+  return _write(output, {}, attention_figures(run, run.read_eval_image(image_path), queries))
 
 
 def visualize_panels(run: TrainedRun, image: np.ndarray, output: str) -> list[str]:

@@ -50,7 +50,7 @@ def augmentation(data_config: Any) -> Augmentation:
 
   def require(ok: bool, field: str, valid: str) -> None:
     if not ok:
-      raise DatasetError(f'data_config.{field}={values[field]!r} is not valid; use {valid}.')
+      raise DatasetError(f'config.data.{field}={values[field]!r} is not valid; use {valid}.')
 
   def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)

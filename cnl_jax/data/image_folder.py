@@ -27,7 +27,7 @@ def _missing(problem: str, splits: Sequence[str]) -> DatasetError:
   return DatasetError(
       f'Image folder: {problem}. An image-folder dataset is a set of your own images laid out '
       f'as <root>/<split>/<class>/<image>, with splits {list(splits)} and images ending in '
-      f'{", ".join(IMAGE_SUFFIXES)}; set data_config.manual_dir to the root.')
+      f'{", ".join(IMAGE_SUFFIXES)}; set --config.data.manual_dir to the root.')
 
 
 def check_root(root: pathlib.Path, splits: Sequence[str]) -> None:
@@ -73,7 +73,7 @@ class ImageFolderManual(ConfiguredBuilder):
 
   def __init__(self, *, root: str | pathlib.Path, splits: Sequence[str], **kwargs):
     if not root:  # The config, and so the prepared dataset's folder, is named after the root.
-      raise _missing('data_config.manual_dir is not set', splits)
+      raise _missing('--config.data.manual_dir is not set', splits)
     self._root = pathlib.Path(root).expanduser()
     self._splits = tuple(splits)
     super().__init__(config=folder_config(self._root), **kwargs)

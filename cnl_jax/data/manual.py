@@ -89,6 +89,14 @@ def generate_examples(split: SplitFiles, with_boxes: bool, crop_bottom: int = 0
     yield path, features
 
 
+def remove_if_empty(folders: Sequence[pathlib.Path]) -> None:
+  """Removes each of `folders` (deepest first) that exists and is empty: what a failed
+  preparation made and left with nothing in it, so a retry starts as the first try did."""
+  for folder in folders:
+    if folder.is_dir() and not any(folder.iterdir()):
+      folder.rmdir()
+
+
 class ConfiguredBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """A builder whose BuilderConfig is made from the data config (the synthetic set's
   parameters, an image folder's path), so that each variant is prepared in a folder of its
@@ -152,12 +160,20 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """
     if not self.data_path.exists():  # What tfds checks; is_prepared() logs a warning.
       self._check_manual_dir()
-    super().download_and_prepare(**kwargs)
+    root = pathlib.Path(self._data_dir_root)
+    folders = [pathlib.Path(self.data_path), pathlib.Path(self.data_path).parent,
+               root / 'downloads' / 'extracted', root / 'downloads', root]
+    new_folders = [folder for folder in folders if not folder.exists()]
+    try:
+      super().download_and_prepare(**kwargs)
+    except BaseException:
+      remove_if_empty(new_folders)
+      raise
 
   def _check_manual_dir(self) -> None:
     """The missing-files error unless manual_dir holds REQUIRED_LAYOUTS; reads no file."""
     if self._manual_dir is None:
-      self._missing('data_config.manual_dir is not set')
+      self._missing('--config.data.manual_dir is not set')
     if not self._manual_dir.is_dir():
       state = 'is not a directory' if self._manual_dir.exists() else 'does not exist'
       self._missing(f'manual_dir={self._manual_dir} {state}')
@@ -180,7 +196,7 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   def _missing(self, problem: str) -> NoReturn:
     raise DatasetError(
         f'{self.DISPLAY_NAME}: {problem}. This dataset needs {self.EXPECTED_FILES}, from '
-        f'{self.SOURCE}. Download them, then set data_config.manual_dir to the folder that '
+        f'{self.SOURCE}. Download them, then set --config.data.manual_dir to the folder that '
         'holds them (archives or extracted).')
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
@@ -214,5 +230,5 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       raise DatasetError(
           f'{where}: found {len(class_names)} classes and split sizes {sizes}, but the full '
           f'dataset has {self.NUM_CLASSES} classes and {dict(self.SPLIT_SIZES)}. '
-          'Check the download is complete, or set data_config.check_split_sizes = False to '
+          'Check the download is complete, or set --config.data.check_split_sizes=False to '
           'use a deliberate subset.')

@@ -217,7 +217,7 @@ def train_image(image_bytes: tf.Tensor, seed: tf.Tensor, image_size: int, dtype:
 
   if transform.train_crop == 'random':
     if resize is None or resize < image_size:
-      raise ValueError(f"data_config.train_crop='random' crops image_size={image_size} from "
+      raise ValueError(f"config.data.train_crop='random' crops image_size={image_size} from "
                        'the image resized to `resize` (the config\'s eval_resize), which must '
                        f'be at least {image_size}; got resize={resize}.')
     image = _decode(image_bytes)

@@ -39,8 +39,8 @@ def _catalog_builder(name: str, data_dir: pathlib.Path) -> tfds.core.DatasetBuil
     raise DatasetError(
         f'tfds dataset {name!r} is not prepared in data_dir={data_dir}. Prepare it with '
         f'`tfds build {name} --data_dir={data_dir}` (some need their files in tfds\'s manual '
-        f'dir), or use data_config.name = one of {list(MANUAL_BUILDERS)} with '
-        'data_config.manual_dir set to the original files.')
+        f'dir), or use --config.data.name = one of {list(MANUAL_BUILDERS)} with '
+        '--config.data.manual_dir set to the original files.')
   return builder
 
 
@@ -67,7 +67,7 @@ def prepared_builder(data_config: Any) -> tfds.core.DatasetBuilder:
                                 splits=(data_config.train_split, data_config.eval_split),
                                 data_dir=data_dir)
   else:
-    raise DatasetError(f'Unknown data_config.name {name!r}; valid names are: '
+    raise DatasetError(f'Unknown config.data.name {name!r}; valid names are: '
                        f'{", ".join(NAMES)}.')
   builder.download_and_prepare()
   return builder
@@ -96,7 +96,7 @@ def dataset_info(data_config: Any, builder: tfds.core.DatasetBuilder) -> Dataset
   for split in (data_config.train_split, data_config.eval_split):
     if split not in splits:
       raise DatasetError(f'{builder.name} has no split {split!r}; it has {list(splits)}. Set '
-                         'data_config.train_split and data_config.eval_split.')
+                         'config.data.train_split and config.data.eval_split.')
   label = builder.info.features['label']
   return DatasetInfo(name=data_config.name, num_classes=label.num_classes,
                      num_train=splits[data_config.train_split].num_examples,

@@ -56,7 +56,7 @@ class Nuisance:
 def class_specs(num_classes: int, seed: int) -> tuple[ClassSpec, ...]:
   """`num_classes` distinct detail combinations, chosen by `seed` from all of them."""
   if not 2 <= num_classes <= MAX_CLASSES:
-    raise DatasetError(f'data_config.synthetic_classes must be in 2..{MAX_CLASSES}, got '
+    raise DatasetError(f'config.data.synthetic_classes must be in 2..{MAX_CLASSES}, got '
                        f'{num_classes}.')
   combos = list(itertools.product(WING_PATTERNS, EYE_COLOURS, TAIL_SPOTS))
   order = np.random.default_rng([seed, 7]).permutation(len(combos))[:num_classes]
@@ -123,7 +123,7 @@ def synthetic_config(seed: int, num_classes: int, image_size: int, train_per_cla
                      test_per_class: int) -> tfds.core.BuilderConfig:
   """A builder config whose name holds every generation parameter, so each is cached apart."""
   if image_size < 16 or min(train_per_class, test_per_class) < 1:
-    raise DatasetError('data_config.synthetic_image_size must be >= 16 and the per-class '
+    raise DatasetError('config.data.synthetic_image_size must be >= 16 and the per-class '
                        f'counts >= 1, got {image_size}, {train_per_class}, {test_per_class}.')
   class_specs(num_classes, seed)
   return tfds.core.BuilderConfig(

@@ -51,12 +51,15 @@ class Method:
     reported_head: the head of `predict` whose top-1 is the run's top-1.
     rng_names: the PRNG streams a train-mode forward pass draws from ('dropout', TASN's
       'sampling'); `train_forward` feeds each the update's key.
+    head_titles: the name users know a head by, where it is not the head's own name
+      (figures and their file names).
   """
 
   name: ClassVar[str]
   updates_per_step: ClassVar[int] = 1
   reported_head: ClassVar[str]
   rng_names: ClassVar[tuple[str, ...]] = ('dropout',)
+  head_titles: ClassVar[Mapping[str, str]] = {}
 
   def __init__(self, model: nn.Module, num_classes: int,
                options: ml_collections.ConfigDict | None = None):

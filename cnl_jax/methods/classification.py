@@ -20,6 +20,7 @@ class Classification(Method):
 
   name = 'classification'
   reported_head = 'logits'
+  head_titles = {'logits': 'classifier'}
 
   @classmethod
   def default_options(cls) -> ml_collections.ConfigDict:

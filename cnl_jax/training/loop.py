@@ -30,6 +30,10 @@ from cnl_jax.training.schedule import create_learning_rate_fn
 from cnl_jax.training.workdir_lock import WorkdirLock, WorkdirLockedError
 
 
+# The workdir's folder of test images for the tools (`cnl_jax.data.write_samples`).
+SAMPLES_FOLDER = 'samples'
+
+
 class NonFiniteLossError(UserError, FloatingPointError):
   """The loss became NaN or infinite; the run stops and its last checkpoint is kept."""
 
@@ -163,6 +167,16 @@ def run_eval(method: Method, variables: dict[str, Any], config: ml_collections.C
   return evaluate_split(method, variables, config, mesh, views, eval_step).metrics
 
 
+def _write_samples(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Copies a few test images into `workdir/samples` on a run's first start, for the tools."""
+  from cnl_jax import data  # pylint: disable=import-outside-toplevel
+  directory = os.path.join(workdir, SAMPLES_FOLDER)
+  if not os.path.isdir(directory):
+    written = data.write_samples(config.data, directory)
+    logging.info('Test images to try the tools on: %s.',
+                 ', '.join(f'{path} ({name})' for path, name in written.items()))
+
+
 def _lock_workdir(workdir: str, takeover: bool) -> WorkdirLock | None:
   """Process 0 takes the workdir's lock (the others return None); in a multi-process job
   every process learns whether it could, so that all stop together when it could not."""
@@ -217,6 +231,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, lock: WorkdirLock | 
   is_chief = jax.process_index() == 0
   if is_chief:
     save_run_config(config, workdir, changes)
+    _write_samples(config, workdir)
 
   mesh = steps.create_mesh()
   method = build_method(config, info.num_classes)
