@@ -7,8 +7,10 @@ Build (the same command the tests run, warnings as errors):
 """
 
 import pathlib
+import re
 import shutil
 import sys
+import tomllib
 
 DOCS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))  # the checkout's cnl_jax, not an installed copy
@@ -17,7 +19,10 @@ sys.path.insert(0, str(DOCS.parent))  # the checkout's cnl_jax, not an installed
 GENERATED = '_generated'
 shutil.rmtree(DOCS / GENERATED, ignore_errors=True)
 
-project = 'cnl_jax'
+with open(DOCS.parent / 'pyproject.toml', 'rb') as _file:
+  PROJECT = tomllib.load(_file)['project']
+
+project = PROJECT['name']
 author = 'cnl_jax authors'
 copyright = '2026, cnl_jax authors'  # pylint: disable=redefined-builtin
 
@@ -59,10 +64,31 @@ nitpick_ignore_regex = [
                  r'tensorflow_datasets|PIL|matplotlib|tqdm|pathlib|collections\.abc)\..*'),
 ]
 
+# Flax modules are dataclasses: their `dtype` fields would be listed again as "alias of
+# float32", and `parent` and `name` are Flax's plumbing, not options of the module.
+autodoc_default_options = {'exclude-members': 'dtype, param_dtype, parent, name'}
+
+
+def _readable_signature(app, what, name, obj, options, signature, return_annotation):
+  """Drops Flax's `parent` and `name` from a module's signature and writes types as
+  `jax.numpy.float32`, not `<class 'jax.numpy.float32'>`."""
+  del app, what, name, obj, options
+  if signature:
+    signature = re.sub(r', parent=<[^>]*>, name=None\)$', ')', signature)
+    signature = re.sub(r"<class '([\w.]+)'>", r'\1', signature)
+  return signature, return_annotation
+
+
+def setup(app):
+  app.connect('autodoc-process-signature', _readable_signature)
+
+
 html_theme = 'sphinx_book_theme'
 html_title = 'cnl_jax'
+html_static_path = ['_static']
+html_css_files = ['wide.css']
 html_theme_options = {
-    'repository_url': 'https://github.com/cnl-jax/cnl_jax',
+    'repository_url': PROJECT['urls']['Repository'],
     'use_repository_button': True,
     'show_toc_level': 2,
 }
