@@ -3,6 +3,7 @@ unresolved reference or a docstring that is not valid reStructuredText fails it.
 
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -24,3 +25,13 @@ def test_docs_build_without_warnings_and_document_every_module(tmp_path):
       if not module.name.endswith('__main__')}
   documented = {page.stem for page in (html / '_generated').glob('cnl_jax*.html')}
   assert modules <= documented, f'modules without an API page: {sorted(modules - documented)}'
+
+
+def test_readme_links_point_at_files_that_exist():
+  # The site does not build README.md (GitHub shows it), so its links are checked here.
+  with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as file:
+    targets = re.findall(r'\]\(([^)#]+)(?:#[^)]*)?\)', file.read())
+  local = [target for target in targets if '://' not in target]
+  assert local, 'README links to no documentation page'
+  missing = [target for target in local if not os.path.exists(os.path.join(ROOT, target))]
+  assert not missing, f'README links to missing files: {missing}'

@@ -25,9 +25,9 @@ NAME = canonicalize_name(PROJECT['name'])
 # The environment with only the core dependencies, which .ci/run builds and names here.
 CORE_PYTHON = 'CNL_JAX_CORE_PYTHON'
 
-# The extras each part of the library needs (the README's "Install as a library"). The core
-# is `import cnl_jax` and all that it imports; a module in no part needs `data`, the clone's
-# full runtime.
+# The extras each part of the library needs (docs/getting_started.md, "Install as a
+# library"). The core is `import cnl_jax` and all that it imports; a module in no part needs
+# `data`, the clone's full runtime.
 PART_EXTRAS = {'cnl_jax.training': ('train',), 'cnl_jax.pretrained': ('train',),
                'cnl_jax.data': ('data',), 'cnl_jax.export': ('export',),
                'cnl_jax.lite': ('export',)}

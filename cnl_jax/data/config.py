@@ -48,7 +48,7 @@ def default_data_config() -> ml_collections.ConfigDict:
   # learn faster from larger crops (a larger crop_min_area).
   config.crop_min_area = 0.08
   config.crop_max_area = 1.25
-  # Augmentation (see DATA.md, "Pipelines"); the defaults are the paper's. TASN's recipe:
+  # Augmentation (see docs/data.md, "Pipelines"); the defaults are the paper's. TASN's recipe:
   # train_crop='random', rotation_degrees=30, color_jitter=0.4, pca_lighting=0.1. RMG-PMSI's:
   # train_crop='random', resize_mode='square'.
   # Training crop: 'random_resized' (torchvision's RandomResizedCrop: area crop_min_area to
