@@ -1,6 +1,6 @@
 """Top-k classes of image files with an exported model, without JAX or TensorFlow.
 
-Usage: python -m cnl_jax.lite predict MODEL.tflite|MODEL.onnx bird.jpg photos/ [--top-k 5]
+Usage: python -m cnl_jax.lite predict MODEL.tflite|MODEL.onnx runs/demo/samples/ [--top-k 5]
                               [--json] [--threads N]
 
 Needs NumPy, Pillow and the model's runtime: `ai-edge-litert` (LiteRT) for .tflite,

@@ -1,8 +1,8 @@
 """The embedded demo: a small CNL model on the synthetic fine-grained set, on any CPU.
 
 No download: the data are generated from a seed on first use. Runs in a few minutes on
-2 CPU cores. Judged over seeds, not one run:
-`benchmarks/demo_seeds.py` prints the table README quotes (mean and range of top-1).
+2 CPU cores. Judged over seeds, not one run: `benchmarks/demo_seeds.py` prints the table
+that README and docs/getting_started.md quote (mean and range of top-1).
 """
 
 from configs import default

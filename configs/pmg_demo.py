@@ -1,7 +1,7 @@
 """The embedded demo with PMG: a narrow ResNet-18 trunk and PMG's heads on the synthetic set,
 with the RMG-PMSI demo's schedule (configs/rmg_pmsi_demo.py: four updates per batch too).
 
-No download; README's results table has its figures and command.
+No download; the demo table of docs/benchmarks.md has its figures and command.
 
   python main.py --config configs/pmg_demo.py --workdir runs/pmg_demo
 """

@@ -1,6 +1,6 @@
 """The embedded demo with RMG-PMSI: a narrow MobileNetV2 and heads on the synthetic set.
 
-No download; README's results table has its figures and command.
+No download; the demo table of docs/benchmarks.md has its figures and command.
 
   python main.py --config configs/rmg_pmsi_demo.py --workdir runs/rmg_demo
 """
@@ -19,7 +19,7 @@ def get_config():
       'stem_stride': 2, 'width_multiplier': 0.35, 'smooth_inner_features': 32,
       'features': 64, 'classifier_features': 32})
   config.pretrained = None
-  # The CNL demo's earlier crops, which README's RMG-PMSI and PMG figures were measured with.
+  # The CNL demo's earlier crops, which the RMG-PMSI and PMG demo figures were measured with.
   config.data.crop_min_area = 0.35
   config.data.crop_max_area = 1.25
   config.num_epochs = 16

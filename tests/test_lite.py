@@ -70,7 +70,7 @@ def test_eval_transform_equals_the_training_code(height, width, image_size, eval
 def test_jpeg_differs_only_by_the_decoders_idct(height, width, image_size, eval_resize,
                                                 resize_mode, tmp_path):
   # TensorFlow decodes JPEG with libjpeg's fast integer IDCT, Pillow with the accurate one:
-  # pixels differ by a few levels, nowhere by more (README, "Deploy").
+  # pixels differ by a few levels, nowhere by more (docs/deploy.md).
   path = str(tmp_path / 'image.jpg')
   Image.fromarray(image(height, width, seed=height)).save(path, quality=90)
   expected = read_eval_image(path, image_size, eval_resize, 'float32', transform(resize_mode))

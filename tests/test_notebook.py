@@ -1,7 +1,10 @@
-"""The Colab notebook runs top to bottom on the demo settings, is what its generator writes,
-and its install cell keeps a runtime's own JAX and TensorFlow."""
+"""The Colab notebook runs top to bottom on the demo settings from an empty folder, cloning the
+repository itself; it is what its generator writes; its setup cell keeps a runtime's own JAX
+and TensorFlow and says when an upgrade needs a restart."""
 
 import os
+import shutil
+import subprocess
 import tomllib
 
 import nbclient
@@ -18,18 +21,41 @@ with open(os.path.join(ROOT, 'pyproject.toml'), 'rb') as _file:
   PROJECT = tomllib.load(_file)['project']
 
 
-def test_notebook_runs_on_the_demo(tmp_path, monkeypatch):
+def _repository_copy(path) -> str:
+  """A git repository of this checkout's files as they are now (committed or not), as the
+  URL the notebook clones in place of the public repository."""
+  files = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+                         cwd=ROOT, capture_output=True, check=True).stdout.decode().split('\0')
+  for name in filter(None, files):
+    if os.path.isfile(os.path.join(ROOT, name)):  # a file deleted but not yet committed is not
+      os.makedirs(path / os.path.dirname(name), exist_ok=True)
+      shutil.copy2(os.path.join(ROOT, name), path / name)
+  for command in (['init', '-q'], ['add', '-A'], ['commit', '-q', '-m', 'copy']):
+    subprocess.run(['git', '-c', 'user.name=test', '-c', 'user.email=test@example.com',
+                    *command], cwd=path, check=True)
+  return path.as_uri()
+
+
+def test_notebook_runs_from_an_empty_folder_on_the_demo(tmp_path, monkeypatch):
   notebook = nbformat.read(NOTEBOOK, as_version=4)
+  [setup] = [cell for cell in notebook.cells if cell.source.startswith('REPOSITORY_URL = ')]
+  url_line = setup.source.split('\n', 1)[0]
+  setup.source = setup.source.replace(
+      url_line, f'REPOSITORY_URL = {_repository_copy(tmp_path / "repository")!r}', 1)
   parameters = [cell for cell in notebook.cells if cell.source.startswith('# Parameters')]
   assert len(parameters) == 1
   workdir = tmp_path / 'run'
   parameters[0].source = (f"CONFIG = 'demo'\nNUM_EPOCHS = 1\nWORKDIR = {str(workdir)!r}\n"
                           'MANUAL_DIR = None')
+  # A probe after the last cell: which cnl_jax the notebook ran.
+  notebook.cells.append(nbformat.v4.new_code_cell('import cnl_jax\nprint(cnl_jax.__file__)'))
+  fresh = tmp_path / 'fresh'
+  fresh.mkdir()
   monkeypatch.setenv('HOME', str(tmp_path))  # the synthetic set's cache, under ~/.cache
   monkeypatch.setenv('JAX_PLATFORMS', 'cpu')
-  monkeypatch.setenv('PYTHONPATH', ROOT)
+  monkeypatch.delenv('PYTHONPATH', raising=False)
   nbclient.NotebookClient(notebook, timeout=600, kernel_name='python3',
-                          resources={'metadata': {'path': ROOT}}).execute()
+                          resources={'metadata': {'path': str(fresh)}}).execute()
 
   outputs = [output for cell in notebook.cells if cell.cell_type == 'code'
              for output in cell.get('outputs', [])]
@@ -39,9 +65,20 @@ def test_notebook_runs_on_the_demo(tmp_path, monkeypatch):
   assert (workdir / 'attention' / 'grid.png').exists()
   text = ''.join(output.get('text', '') for output in outputs)
   assert 'true class:' in text and '%' in text
-  # The test environment is installed from requirements-test.txt: the install cell finds it
+  clone = fresh / 'cnl_jax'
+  assert f'Working in {clone}' in text
+  assert str(clone / 'cnl_jax' / '__init__.py') in text
+  # The test environment is installed from requirements-test.txt: the setup cell finds it
   # complete, so it would install nothing in Colab either when a runtime has the same.
   assert 'This runtime has all that cnl_jax needs.' in text
+
+
+def test_readme_badge_opens_the_notebook_from_the_repository_it_clones():
+  repository = PROJECT['urls']['Repository'].removeprefix('https://github.com/')
+  badge = (f'https://colab.research.google.com/github/{repository}/blob/main/'
+           'notebooks/cnl_jax_colab.ipynb')
+  with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as file:
+    assert f']({badge})' in file.read()
 
 
 def test_notebook_is_what_its_generator_writes():
@@ -89,7 +126,9 @@ COLAB_GPU = dict(jaxlib=_fitting('jax'), jax_cuda12_plugin=_fitting('jax'),
 COLAB_TPU = dict(jaxlib=_fitting('jax'), libtpu='0.0.42.1')
 
 
-@pytest.mark.parametrize('accelerator', [COLAB_GPU, COLAB_TPU, {}], ids=['gpu', 'tpu', 'cpu'])
+# Ids other than `gpu`: conftest skips a test whose keywords hold `gpu` where there is none.
+@pytest.mark.parametrize('accelerator', [COLAB_GPU, COLAB_TPU, {}],
+                         ids=['colab_gpu', 'colab_tpu', 'cpu'])
 def test_a_runtime_with_everything_installs_nothing(accelerator):
   assert make_notebook.install_plan(PROJECT, _runtime(**accelerator)) == []
 
@@ -105,7 +144,7 @@ def test_colab_gpu_keeps_its_jax_and_tensorflow_while_the_rest_is_installed():
 
 
 @pytest.mark.parametrize('accelerator, extra', [(COLAB_GPU, 'cuda12'), (COLAB_TPU, 'tpu')],
-                         ids=['gpu', 'tpu'])
+                         ids=['colab_gpu', 'colab_tpu'])
 def test_a_jax_below_the_range_is_upgraded_within_its_accelerator_build(accelerator, extra):
   installed = _runtime(**accelerator, jax='0.4.33')
   assert _plan(installed) == {_as_needed('jax', extras=(extra,)),
@@ -122,3 +161,16 @@ def test_an_older_tensorflow_is_upgraded_under_its_own_name(tensorflow):
   installed = _runtime(tensorflow, **COLAB_GPU, **{tensorflow: '2.19.0'})
   assert _plan(installed) == {_as_needed('tensorflow-cpu', rename=tensorflow),
                               f"jax=={installed['jax']}"}
+
+
+def test_an_upgrade_of_an_imported_library_asks_for_a_restart():
+  before = {'jax': '0.4.33', 'numpy': '2.0.0', 'flax': '0.10.0'}
+  after = {**before, 'jax': '0.10.2', 'flax': '0.12.8', 'optax': '0.2.8'}
+  assert make_notebook.restart_needed(before, after, loaded={'jax', 'numpy'}) == \
+      ['jax 0.4.33 -> 0.10.2']
+
+
+def test_installing_what_was_missing_needs_no_restart():
+  before = {'jax': '0.10.2'}
+  assert make_notebook.restart_needed(before, {**before, 'optax': '0.2.8'},
+                                      loaded={'jax', 'optax'}) == []

@@ -21,7 +21,7 @@ def install_plan(project: dict, installed: dict[str, str]) -> list[str]:
   installed over them drops the accelerator or breaks TensorFlow. Below the needed range they
   are upgraded within their own build (`jax[cuda12]`, Colab's `tensorflow`). When anything is
   installed, the kept JAX and TensorFlow are pinned, so that pip cannot swap them meanwhile.
-  The notebook's install cell runs before cnl_jax is installed, so it carries this source.
+  The notebook's setup cell runs before cnl_jax is installed, so it carries this source.
 
   Args:
     project: pyproject.toml's [project] table.
@@ -66,47 +66,110 @@ def install_plan(project: dict, installed: dict[str, str]) -> list[str]:
   return plan + pins if plan else []
 
 
-INTRO = '''# cnl_jax in a notebook
+def restart_needed(before: dict[str, str], after: dict[str, str],
+                   loaded: set[str]) -> list[str]:
+  """The distributions whose version an install changed while this process has them imported.
+
+  Their old version stays in memory until the runtime restarts, so the notebook must say so
+  and stop. Installing what was missing needs no restart. The notebook's setup cell carries
+  this source too.
+
+  Args:
+    before: distribution name -> version before the install.
+    after: the same, after it.
+    loaded: the distributions whose modules are imported.
+
+  Returns:
+    'name old -> new' for each such distribution, sorted; empty when none.
+  """
+  from packaging.utils import canonicalize_name  # pylint: disable=import-outside-toplevel
+
+  before, after = ({canonicalize_name(name): version for name, version in versions.items()}
+                   for versions in (before, after))
+  loaded = {canonicalize_name(name) for name in loaded}
+  return sorted(f'{name} {before[name]} -> {after[name]}' for name in before.keys() & loaded
+                if after.get(name, before[name]) != before[name])
+
+
+INTRO = """# cnl_jax in a notebook
 
 Train a Cross-layer Non-Local (CNL) network on the embedded synthetic fine-grained dataset
 (no download), plot its training curve, look at where CNL attends, and classify an image.
-On a CPU this takes a few minutes.
+On a CPU this takes a few minutes. Run the cells in order (in Colab: Runtime > Run all).
 
-**In Colab:** clone the repository and `%cd` into it first (`!git clone <repo url> cnl_jax`,
-then `%cd cnl_jax`); the next cell installs only what the runtime lacks of cnl_jax's `data`
-extra (pyproject.toml). It needs `{jax}`, `{flax}`,
-TensorFlow `{tensorflow}` and `{tfds}`. Colab's own JAX (its CPU, CUDA or
-TPU build) and TensorFlow are kept when their versions fit, and upgraded within the same build
-when older; a CPU `jax` or `tensorflow-cpu` is never installed over them, so GPU and TPU
-runtimes need no extra step.
+**Setup (the first code cell).** Opened from GitHub in Colab, the notebook clones the
+repository (`REPOSITORY_URL`) into `cnl_jax/` and works inside it; opened from a checkout, it
+uses that. In Colab it then installs what the runtime lacks of cnl_jax's `data` extra
+(pyproject.toml), and cnl_jax itself. It needs `{jax}`, `{flax}`, TensorFlow `{tensorflow}`
+and `{tfds}`. Colab's own JAX (its CPU, CUDA or TPU build) and TensorFlow are kept when their
+versions fit, and upgraded within the same build when older; a CPU `jax` or `tensorflow-cpu`
+is never installed over them, so GPU and TPU runtimes need no extra step. The cell prints
+every requirement it installs. When it has upgraded a library that the runtime had already
+imported, it stops and says so: restart the runtime (Runtime > Restart session), then run
+all cells again; the second time it finds everything installed.
 
 **CUB-200-2011 instead of the demo:** put `CUB_200_2011.tgz` on the machine (e.g. mount
 Google Drive), then in the parameters cell set `CONFIG = 'cub'` and
 `MANUAL_DIR = '/content/drive/MyDrive/cub'`. The CUB config is the paper's recipe (ResNet-50
 + 5 CNL at 448 px, 110 epochs, ImageNet weights): use a GPU or TPU runtime, and a `WORKDIR` on
-Drive, since a run resumes from its last checkpoint when you run the training cell again.'''
+Drive, since a run resumes from its last checkpoint when you run the training cell again."""
 
-INSTALL = f'''import importlib.metadata
+SETUP = """REPOSITORY_URL = {repository!r}
+
+import importlib.metadata
 import os
 import subprocess
 import sys
 import tomllib
 
+# Work inside a checkout: this one, or a clone of the repository beside the notebook.
+if not os.path.exists('pyproject.toml'):
+  if not os.path.exists('cnl_jax/pyproject.toml'):
+    subprocess.run(['git', 'clone', '--depth', '1', REPOSITORY_URL, 'cnl_jax'], check=True)
+  os.chdir('cnl_jax')
+if os.getcwd() not in sys.path:
+  sys.path.insert(0, os.getcwd())  # configs/, and cnl_jax as checked out
+print('Working in', os.getcwd())
 
-{inspect.getsource(install_plan)}
+
+{install_plan}
+
+
+{restart_needed}
+
+
+def distributions():  # distribution name -> version, of everything installed
+  importlib.invalidate_caches()
+  return {{dist.metadata['Name']: dist.version
+          for dist in importlib.metadata.distributions() if dist.metadata['Name']}}
+
 
 with open('pyproject.toml', 'rb') as file:
   project = tomllib.load(file)['project']
-installed = {{dist.metadata['Name']: dist.version
-             for dist in importlib.metadata.distributions() if dist.metadata['Name']}}
+installed = distributions()
 requirements = install_plan(project, installed)
+in_colab = 'COLAB_RELEASE_TAG' in os.environ
 if not requirements:
   print('This runtime has all that cnl_jax needs.')
-elif 'COLAB_RELEASE_TAG' in os.environ:
-  print('pip install', *requirements)
+elif in_colab:
+  print('Installing:', *requirements, sep='\\n  ')
   subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', *requirements], check=True)
-else:  # outside Colab, install as the README says
-  print('Missing or outside the needed versions:', *requirements)'''
+else:
+  raise SystemExit('Missing or outside the needed versions: ' + ', '.join(requirements)
+                   + '. Install the checkout first: pip install -r requirements.txt')
+try:
+  importlib.metadata.version(project['name'])
+except importlib.metadata.PackageNotFoundError:
+  if in_colab:
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '-e', '.'],
+                   check=True)
+    print('Installed cnl_jax from', os.getcwd())
+modules = importlib.metadata.packages_distributions()
+loaded = {{dist for module in list(sys.modules) for dist in modules.get(module, [])}}
+stale = restart_needed(installed, distributions(), loaded)
+if stale:
+  raise SystemExit('Upgraded while imported: ' + '; '.join(stale) + '. Restart the runtime '
+                   '(Runtime > Restart session), then run all cells again.')"""
 
 CELLS = [
     ('code', '''# Parameters
@@ -180,13 +243,17 @@ assert not errors, errors'''),
 
 
 def cells(project: dict) -> list[tuple[str, str]]:
-  """The notebook's cells as (kind, source), with the versions it names read from `project`."""
+  """The notebook's cells as (kind, source), with the versions it names and the repository
+  it clones read from `project`."""
   requirements = {Requirement(text).name: text
                   for text in [*project['dependencies'], *project['optional-dependencies']['full']]}
   intro = INTRO.format(jax=requirements['jax'], flax=requirements['flax'],
                        tensorflow=requirements['tensorflow-cpu'].removeprefix('tensorflow-cpu'),
                        tfds=requirements['tensorflow-datasets'])
-  return [('markdown', intro), ('code', INSTALL), *CELLS]
+  setup = SETUP.format(repository=project['urls']['Repository'],
+                       install_plan=inspect.getsource(install_plan).rstrip('\n'),
+                       restart_needed=inspect.getsource(restart_needed).rstrip('\n'))
+  return [('markdown', intro), ('code', setup), *CELLS]
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`cnl-jax predict --workdir RUN bird.jpg photos/ [--top-k 5] [--json]`: top-k classes of
+"""`cnl-jax predict --workdir RUN RUN/samples/ [--top-k 5] [--json]`: top-k classes of
 image files under a trained run.
 
 Each image goes through the evaluation transform (short side resized, center crop). Files

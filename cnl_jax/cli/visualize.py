@@ -1,5 +1,6 @@
-"""`cnl-jax visualize --workdir RUN --image bird.jpg [--query ROW,COL ...] [--output DIR]`:
-attention and class activation maps of a trained run over an image, and its method's panels.
+"""`cnl-jax visualize --workdir RUN --image RUN/samples/0.jpg [--query ROW,COL ...]
+[--output DIR]`: attention and class activation maps of a trained run over an image, and its
+method's panels.
 
 A query is a pixel (row, column) of the model's input: the image after the evaluation
 transform (short side resized, center crop), `image_size` px square. Each attention map

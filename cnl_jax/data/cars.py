@@ -42,7 +42,7 @@ def _examples(tree: FileTree, name: str, path_field: str) -> list[tuple[Example,
   if not hasattr(rows[0], 'class'):
     raise DatasetError(
         f'{tree.describe(name)} has no class labels (the devkit\'s cars_test_annos.mat has '
-        f'none); the labelled test list is the separate {TEST_LABELS} (see DATA.md).')
+        f'none); the labelled test list is the separate {TEST_LABELS} (see docs/data.md).')
   examples = []
   for row in rows:
     box = tuple(float(getattr(row, f'bbox_{corner}')) for corner in ('x1', 'y1', 'x2', 'y2'))
@@ -55,7 +55,7 @@ class StanfordCarsManual(ManualBuilder):
   """Stanford Cars: 196 models, boxes from the annotation files."""
   DISPLAY_NAME = 'Stanford Cars'
   SOURCE = ('Kaggle: the "Stanford Cars Dataset" by jessicali9530 plus the separate '
-            f'{TEST_LABELS} (see DATA.md); the original site '
+            f'{TEST_LABELS} (see docs/data.md); the original site '
             'https://ai.stanford.edu/~jkrause/cars/car_dataset.html is offline')
   EXPECTED_FILES = ('the images `cars_train/` and `cars_test/` (Kaggle nests them as '
                     '`cars_train/cars_train/`; or `cars_train.tgz`, `cars_test.tgz`) with the '

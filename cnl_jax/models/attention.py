@@ -15,7 +15,7 @@ ATTENTION_MAPS = 'attention_maps'
 Implementation = Literal['xla', 'cudnn', 'auto'] | None
 
 # cuDNN's fused attention on Hopper takes head dims that are multiples of 8 up to 256,
-# and only 16-bit inputs (see shared facts in the README's performance section).
+# and only 16-bit inputs (docs/methods/cnl.md, `attention_implementation`).
 _CUDNN_MAX_HEAD_DIM = 256
 _CUDNN_DTYPES = (jnp.bfloat16, jnp.float16)
 

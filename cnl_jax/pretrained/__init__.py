@@ -1,4 +1,4 @@
-"""Pretrained weights: torchvision ResNet checkpoints into the Flax ResNet (see WEIGHTS.md)."""
+"""Pretrained weights: torchvision ResNet checkpoints into the Flax ResNet (see docs/weights.md)."""
 
 from cnl_jax.pretrained.load import load_backbones, load_pretrained
 from cnl_jax.pretrained.sources import IMAGENET_FILE, imagenet_repo, read_state_dict

@@ -164,7 +164,7 @@ def create_train_state(method: Method, tx: optax.GradientTransformation, seed: i
                        image_shape: tuple[int, ...], mesh: Mesh,
                        load: Callable[[dict[str, Any]], dict[str, Any]] | None = None
                        ) -> TrainState:
-  """Initialises the model (then `load`s weights into it, if given) replicated on the mesh."""
+  """Initialises the model (then `load` puts weights into it, if given) replicated on the mesh."""
   run_rng = jax.random.PRNGKey(seed)
   # The 'rbg' generator compiles initialisers several times faster than threefry on CPU.
   init_rng = jax.random.key(seed, impl='rbg')

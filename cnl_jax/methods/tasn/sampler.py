@@ -2,13 +2,15 @@
 
 Pure, jittable functions after the released code (researchmm/tasn @ 5dba8cc, model.py
 `trilinear_att` and the att_sampler operator in tasn-mxnet/src/operator/contrib/): no custom
-op, so they run on CPU, GPU and TPU. Where the released MXNet code has a quirk, the released behaviour is the default
-and the argument that switches it off is named after it:
+op, so they run on CPU, GPU and TPU. Where the released MXNet code has a quirk, the released
+behaviour is the default and the argument that switches it off is named after it:
+
 - `softmax_scale=7`: the spatial softmax of the trilinear attention runs on 7·X.
 - `dedup='released'`: the structure map's duplicate mask is computed in sorted order but
   applied in channel order (researchmm/tasn#3).
 - `released_cdf=True`: the sampler's cumulative density starts at C[0] = 1 and its targets
   are spaced C[L-1]/S, so a uniform map does not give a plain resize.
+
 The released kernel's out-of-bounds read C[-1] is fixed as the authors' PyTorch port does:
 targets below C[0] sample position 0.
 """
@@ -50,7 +52,7 @@ def interpolation_matrix(positions: jax.Array, size: int) -> jax.Array:
 
 
 def resize_align_corners(maps: jax.Array, size: tuple[int, int]) -> jax.Array:
-  """Bilinear resize with aligned corners: [batch, h, w, ...] -> [batch, *size, ...]."""
+  """Bilinear resize with aligned corners: `[batch, h, w, ...] -> [batch, *size, ...]`."""
   rows = align_corners_matrix(maps.shape[1], size[0]).astype(maps.dtype)
   cols = align_corners_matrix(maps.shape[2], size[1]).astype(maps.dtype)
   return jnp.einsum('yh,bhw...,xw->byx...', rows, maps, cols)
@@ -93,7 +95,7 @@ def _sorted_first_occurrences(maps: jax.Array) -> tuple[jax.Array, jax.Array, ja
 
 def structure_map(maps: jax.Array, size: tuple[int, int], dedup: Dedup = 'released'
                   ) -> jax.Array:
-  """Sum of the distinct attention maps, resized and squared: [batch, h, w, C] -> [batch, *size].
+  """Sum of the distinct attention maps, resized and squared: `[batch, h, w, C] -> [batch, *size]`.
 
   dedup: 'released' applies the mask of first occurrences, computed in sorted order, to the
   channels in channel order (the released bug, #3; with few ties the mask is nearly all
@@ -115,7 +117,7 @@ def structure_map(maps: jax.Array, size: tuple[int, int], dedup: Dedup = 'releas
 
 def detail_map(maps: jax.Array, size: tuple[int, int], rng: jax.Array | None = None
                ) -> jax.Array:
-  """One attention map per image, resized: [batch, h, w, C] -> [batch, *size].
+  """One attention map per image, resized: `[batch, h, w, C] -> [batch, *size]`.
 
   Training (`rng` given): a channel drawn uniformly per image among the first occurrences
   of distinct map sums, so that each part is equally likely however often it repeats.
