@@ -180,11 +180,6 @@ def train(prog: str, argv: Sequence[str]) -> flags.FlagValues:
     sys.exit(0)
   try:
     rest = values([prog, *argv])
-    with values.config.method.unlocked():
-      for name, value in method_options.items():
-        values.config.method[name] = value
-  except TypeError as error:  # a value of another type than the config file's
-    raise UsageError(f'{METHOD_OPTION}{name}: {error}') from None
   except flags.Error as error:
     raise UsageError(str(error)) from None
   except (AttributeError, KeyError) as error:
@@ -197,6 +192,12 @@ def train(prog: str, argv: Sequence[str]) -> flags.FlagValues:
                      ) from None
   if len(rest) > 1:
     raise UsageError(f'unexpected arguments: {" ".join(rest[1:])}')
+  for name, value in method_options.items():
+    try:
+      with values.config.method.unlocked():
+        values.config.method[name] = value
+    except TypeError as error:  # another type than the config file's value
+      raise UsageError(f'{METHOD_OPTION}{name}: {error}') from None
   return values
 
 
