@@ -111,12 +111,6 @@ def parse_flags(argv: list[str]) -> list[str]:
   sys.argv[:] = argv  # config_flags reads the --config.<field> overrides from sys.argv
   try:
     argv = FLAGS(argv)
-    with FLAGS.config.method.unlocked():
-      for name, value in method_options.items():
-        FLAGS.config.method[name] = value
-    return argv
-  except TypeError as error:  # a value of another type than the config file's
-    sys.exit(f'error: {METHOD_OPTION}{name}: {error}')
   except flags.Error as error:
     sys.exit(f'error: {error}')
   except (AttributeError, KeyError) as error:
@@ -124,6 +118,13 @@ def parse_flags(argv: list[str]) -> list[str]:
       error = error.args[0]
     name, _, suggestion = str(error.args[0] if error.args else error).partition('\n')
     sys.exit(f'error: --config override: no config field {name}. {suggestion}'.rstrip())
+  for name, value in method_options.items():
+    try:
+      with FLAGS.config.method.unlocked():
+        FLAGS.config.method[name] = value
+    except TypeError as error:  # another type than the config file's value
+      sys.exit(f'error: {METHOD_OPTION}{name}: {error}')
+  return argv
 
 
 if __name__ == '__main__':
