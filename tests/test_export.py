@@ -137,10 +137,11 @@ def test_split(run_dir):
 def export(run_dir, capfd, *flags):
   """`cnl-jax export` on the demo run; the model path it prints. The converters' notices and
   warnings go to the log beside the model, not to the terminal."""
+  capfd.readouterr()  # what came before (a runtime's notices) is not the export's
   assert run_command('export', ['--workdir', str(run_dir), *flags]) == 0
   out, err = capfd.readouterr()
-  model, _, _, _, log, _ = out.split()
-  assert log == f'{model}.log' and os.path.getsize(log) > 0
+  model, json_path, log = (line.split()[0] for line in out.splitlines())
+  assert json_path == f'{model}.json' and log == f'{model}.log' and os.path.getsize(log) > 0
   for chatter in ('UserWarning', 'fully_quantize', 'deprecated', 'XNNPACK',
                   'did not fully read'):
     assert chatter not in err, err
