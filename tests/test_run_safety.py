@@ -141,6 +141,7 @@ def test_a_refused_save_stops_in_one_line_and_the_next_start_resumes(cache_dir, 
   assert 'last complete checkpoint is step 24' in line
   directory = os.path.join(workdir, 'checkpoints')
   assert sorted(os.listdir(directory)) == ['16', '24', '8']  # no unfinished folder left
+  assert not os.path.exists(os.path.join(workdir, LOCK_FILE))  # released on the error too
 
   process = run_main(workdir, cache_dir, num_epochs=EPOCHS + 1)
   _, stderr = finish_with_log(process)

@@ -7,6 +7,8 @@ thread of the holder rewrites every `HEARTBEAT_SECONDS`. A start that finds the 
 it over when the holder is a process that no longer runs on this host, or when its
 heartbeat is older than `STALE_AFTER_SECONDS` (a holder on another host that died, e.g.
 before its job was requeued), or when told to (`takeover`); otherwise it is refused.
+Heartbeats are compared with this host's clock: hosts' clocks must agree to well within the
+limit, as NTP keeps them.
 """
 
 from __future__ import annotations
