@@ -175,6 +175,15 @@ class SwinTransformer(nn.Module):
   param_dtype: Any = jnp.float32
   attention_implementation: Implementation = None
 
+  @property
+  def architecture(self) -> str | None:
+    """The name of its pretrained weights' architecture ('swin_base_patch4_window7'), or
+    None for a size that has none."""
+    size = SwinSize(self.width, tuple(self.depths), tuple(self.num_heads))
+    names = [name for name, known in SIZES.items() if known == size]
+    return (f'swin_{names[0]}_patch{self.patch_size}_window{self.window}' if names
+            else None)
+
   @nn.compact
   def __call__(self, images: jax.Array, *, train: bool = False
                ) -> tuple[jax.Array, dict[str, jax.Array]]:

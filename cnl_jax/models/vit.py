@@ -122,6 +122,14 @@ class VisionTransformer(nn.Module):
   attention_implementation: Implementation = None
 
   @property
+  def architecture(self) -> str | None:
+    """The name of its pretrained weights' architecture ('vit_base_patch16'), or None for a
+    size that has none."""
+    size = VitSize(self.width, self.depth, self.num_heads)
+    names = [name for name, known in SIZES.items() if known == size]
+    return f'vit_{names[0]}_patch{self.patch_size}' if names else None
+
+  @property
   def stride(self) -> int:
     """The patch-embedding stride in pixels."""
     return self.patch_stride or self.patch_size
