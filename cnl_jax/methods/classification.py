@@ -13,6 +13,10 @@ from cnl_jax.errors import ConfigError
 from cnl_jax.grad_cam import CamTarget
 from cnl_jax.methods.base import Method, Metrics
 from cnl_jax.models import MODELS, MobileNetV2, ResNet
+from cnl_jax.models.swin import SwinTransformer
+from cnl_jax.models.vit import VisionTransformer
+
+TRANSFORMERS = (VisionTransformer, SwinTransformer)
 
 
 class Classification(Method):
@@ -52,13 +56,18 @@ class Classification(Method):
       return {'': f'resnet{self.model.depth}'}
     if isinstance(self.model, MobileNetV2):
       return {'': 'mobilenet_v2'}
+    if isinstance(self.model, TRANSFORMERS) and self.model.architecture:
+      return {'': self.model.architecture}
     return {}
 
   def attention_titles(self) -> dict[str, str]:
-    """Each CNL map's response layer, each NL block's place (ResNet; MobileNetV2 has none)."""
-    return self.model.attention_titles() if isinstance(self.model, ResNet) else {}
+    """Each CNL map's response layer, each NL block's place (ResNet, ViT, Swin; MobileNetV2
+    has none)."""
+    return (self.model.attention_titles() if isinstance(self.model, (ResNet, *TRANSFORMERS))
+            else {})
 
   def cam_targets(self) -> tuple[CamTarget, ...]:
     """The one head on the last convolutional stage (ResNet: after any NL or CNL block
-    there; MobileNetV2: its last conv)."""
+    there; MobileNetV2: its last conv), Swin's last stage, or the patch tokens entering
+    ViT's last block."""
     return (CamTarget(self.reported_head, self.model.final_feature_map()),)
