@@ -1,15 +1,18 @@
 """The ViT and Swin presets: timm's parameter counts, CNL as the identity at init, stochastic
 depth, the sizes they refuse. Their outputs against timm's are in test_timm.py."""
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import cnl_jax
+from cnl_jax.methods.layer_decay import layer_decay_groups
 from cnl_jax.models.resnet import CNLPlacement
 from cnl_jax.models.swin import SwinTransformer, shift_mask
 from cnl_jax.models.vit import VisionTransformer
+from cnl_jax.training.optimizer import group_labels
 
 # timm's own counts at 200 classes and 448 px (timm 1.0.31: `sum(p.numel() for p in
 # timm.create_model('<name>_224', num_classes=200, img_size=448).parameters())`).
@@ -120,3 +123,30 @@ def test_bfloat16_compute_keeps_float32_params_and_logits(build):
   logits, features = model.apply(variables, images)
   assert logits.dtype == jnp.float32 and features['pooled'].dtype == jnp.bfloat16
   assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(variables))
+
+
+@pytest.mark.parametrize('build', [tiny_vit, tiny_swin])
+def test_layer_decay_gives_timms_rate_to_every_parameter(build):
+  """timm's `param_groups_layer_decay`: the embeddings at decay^(n + 1), the layer at depth
+  i (block, with a Swin stage's merge in its first block) at decay^(n + 1 - i), the final
+  norm and the head at the full rate; n = blocks."""
+  model = build()
+  size = 56 if build is tiny_swin else 32
+  params = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
+  groups = layer_decay_groups(model.layers(), 0.5)
+  labels = flax.traverse_util.flatten_dict(group_labels(params['params'], groups), sep='/')
+  rates = {path: 1.0 if label == 'default' else groups[int(label)].learning_rate_factor
+           for path, label in labels.items()}
+  blocks = ([f'block{i}' for i in range(model.depth)] if build is tiny_vit
+            else [f'stage{s}_{b}' for s, d in enumerate(model.depths) for b in range(d)])
+  n = len(blocks)
+  for path, rate in rates.items():
+    top = path.split('/')[0]
+    if top.startswith('stage') and top.endswith('_merge'):
+      top = f'{top[:-len("_merge")]}_0'
+    if top in blocks:
+      assert rate == 0.5 ** (n - blocks.index(top)), path
+    elif top in ('norm', 'head'):
+      assert rate == 1.0, path
+    else:
+      assert rate == 0.5 ** (n + 1), path

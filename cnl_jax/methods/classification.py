@@ -11,7 +11,8 @@ import optax
 
 from cnl_jax.errors import ConfigError
 from cnl_jax.grad_cam import CamTarget
-from cnl_jax.methods.base import Method, Metrics
+from cnl_jax.methods.base import Method, Metrics, ParameterGroup
+from cnl_jax.methods.layer_decay import layer_decay_groups
 from cnl_jax.models import MODELS, MobileNetV2, ResNet
 from cnl_jax.models.swin import SwinTransformer
 from cnl_jax.models.vit import VisionTransformer
@@ -30,12 +31,27 @@ class Classification(Method):
   def default_options(cls) -> ml_collections.ConfigDict:
     options = super().default_options()
     options.label_smoothing = 0.0  # the released recipe uses none
+    # ViT and Swin: layer-wise learning-rate decay, each block decay x the rate of the one
+    # above it (methods/layer_decay.py); 1.0: none.
+    options.layer_decay = 1.0
     return options
 
   def check(self, config: ml_collections.ConfigDict) -> None:
     smoothing = config.method.label_smoothing
     if not 0 <= smoothing < 1:
       raise ConfigError(f'config.method.label_smoothing={smoothing} must lie in [0, 1).')
+    decay = config.method.layer_decay
+    if not 0 < decay <= 1:
+      raise ConfigError(f'config.method.layer_decay={decay} must lie in (0, 1]; 1.0 is none.')
+    if decay != 1 and not isinstance(self.model, TRANSFORMERS):
+      raise ConfigError(f'config.method.layer_decay={decay} needs a ViT or Swin model, not '
+                        f'config.model={config.model!r}; set it to 1.0.')
+
+  def parameter_groups(self) -> tuple[ParameterGroup, ...]:
+    """Layer-wise learning-rate decay on a transformer when `layer_decay` < 1."""
+    if self.options.layer_decay == 1:
+      return ()
+    return layer_decay_groups(self.model.layers(), self.options.layer_decay)
 
   def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:

@@ -230,6 +230,15 @@ class SwinTransformer(nn.Module):
     logits = dense(self.num_classes, 'head', **common)(pooled)
     return logits.astype(jnp.float32), features
 
+  def layers(self) -> tuple[tuple[str, ...], ...]:
+    """Top-level modules by depth, input side first, for layer-wise learning-rate decay:
+    the patch embedding, then each block, a stage's patch merging with its first block
+    (timm's `group_matcher`). The final norm, the head and the CNL come after them all."""
+    return (('patch_embed', 'patch_embed_norm'),
+            *((f'stage{stage}_{index}',) + ((f'stage{stage}_merge',) if stage and not index
+                                            else ())
+              for stage, depth in enumerate(self.depths) for index in range(depth)))
+
   def final_feature_map(self) -> tuple[str, ...]:
     """Grad-CAM's feature map: the last block's output, or the CNL attached to it."""
     last = block_names(self.depths)[-1]

@@ -188,6 +188,13 @@ class VisionTransformer(nn.Module):
     logits = dense(self.num_classes, 'head', **common)(pooled)
     return logits.astype(jnp.float32), features
 
+  def layers(self) -> tuple[tuple[str, ...], ...]:
+    """Top-level modules and parameters by depth, input side first, for layer-wise
+    learning-rate decay: the embeddings, then each block (timm's `group_matcher`). The final
+    norm, the head and the CNL come after them all."""
+    return (('patch_embed', 'cls_token', 'pos_embed'),
+            *((f'block{index}',) for index in range(self.depth)))
+
   def final_feature_map(self) -> tuple[str, ...]:
     """Grad-CAM's feature map: the patch tokens entering the last block as a map. The class
     token the head reads is computed from them there; the last block's own output patch
