@@ -184,3 +184,34 @@ def test_another_class_count_keeps_the_head_and_loads_the_rest():
   without_head = {name: value for name, value in state.items() if not name.startswith('head')}
   _, report = convert_timm_state_dict(variables, without_head)  # ImageNet-21k: no head
   assert not report.head_loaded and 'no classifier' in str(report)
+
+
+def offline_hub(monkeypatch, home):
+  """No network and the hub cache under `home`."""
+  import huggingface_hub.constants
+  monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+  monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)
+  monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(home / 'hub'))
+
+
+def test_imagenet21k_names_timms_hub_file_and_loads_it_from_the_cache(monkeypatch, tmp_path):
+  offline_hub(monkeypatch, tmp_path)
+  with pytest.raises(WeightsError) as error:
+    load('vit', 224, source='imagenet21k')
+  repo = 'timm/vit_base_patch16_224.orig_in21k'
+  assert f'https://huggingface.co/{repo}/resolve/main/model.safetensors' in str(error.value)
+  revision = '0' * 40
+  cached = tmp_path / 'hub' / f'models--{repo.replace("/", "--")}'
+  (cached / 'snapshots' / revision).mkdir(parents=True)
+  (cached / 'refs').mkdir()
+  (cached / 'refs' / 'main').write_text(revision)
+  state = load_file(FIXTURES / 'timm_vit.safetensors')
+  save_file(state, cached / 'snapshots' / revision / 'model.safetensors')
+  _, variables = load('vit', 224, source='imagenet21k')
+  np.testing.assert_array_equal(variables['params']['block1']['attn']['qkv']['kernel'],
+                                state['blocks.1.attn.qkv.weight'].T)
+
+
+def test_an_unknown_source_names_the_ones_there_are():
+  with pytest.raises(WeightsError, match="'imagenet21k', 'imagenet21k_augreg', 'imagenet'"):
+    load('vit', 224, source='imagenet22k')
