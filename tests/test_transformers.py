@@ -9,6 +9,7 @@ import pytest
 
 import cnl_jax
 from cnl_jax.methods.layer_decay import layer_decay_groups
+from cnl_jax.models.attention import TOKEN_ATTENTION_MAPS
 from cnl_jax.models.resnet import CNLPlacement
 from cnl_jax.models.swin import SwinTransformer, shift_mask
 from cnl_jax.models.vit import VisionTransformer
@@ -109,8 +110,8 @@ def test_blocks_record_their_attention_maps_per_head():
   model = tiny_vit()
   images = jnp.ones((1, 32, 32, 3))
   variables = model.init(jax.random.key(0), images)
-  (_, _), state = model.apply(variables, images, mutable=[cnl_jax.ATTENTION_MAPS])
-  weights = state[cnl_jax.ATTENTION_MAPS]['block3']['attn']['attention']['weights'][0]
+  (_, _), state = model.apply(variables, images, mutable=[TOKEN_ATTENTION_MAPS])
+  weights = state[TOKEN_ATTENTION_MAPS]['block3']['attn']['attention']['weights'][0]
   assert weights.shape == (1, 2, 5, 5)
   np.testing.assert_allclose(weights.sum(-1), 1, rtol=1e-6)
 

@@ -2,7 +2,7 @@
 and the per-stage heads of PMG-style methods. Every network returns `(logits, features)`;
 `num_classes=None` means no classifier."""
 
-from cnl_jax.models.attention import ATTENTION_MAPS, DotProductAttention
+from cnl_jax.models.attention import ATTENTION_MAPS, TOKEN_ATTENTION_MAPS, DotProductAttention
 from cnl_jax.models.builders import MODELS, PAPER_PLACEMENTS, Preset, create_model
 from cnl_jax.models.cnl import CNL
 from cnl_jax.models.mobilenet_v2 import MobileNetV2

@@ -12,6 +12,9 @@ import jax.numpy as jnp
 # Name of the variable collection that receives attention maps. Apply a model with
 # `mutable=[ATTENTION_MAPS]` to get them; the model itself does not change.
 ATTENTION_MAPS = 'attention_maps'
+# The transformers' self-attention between tokens, per head, kept apart from the spatial
+# maps of the NL and CNL blocks that `cnl_jax.visualize` draws.
+TOKEN_ATTENTION_MAPS = 'token_attention_maps'
 
 Implementation = Literal['xla', 'cudnn', 'auto'] | None
 
@@ -63,21 +66,22 @@ class DotProductAttention(nn.Module):
   """softmax(query key^T / sqrt(dim) + bias) value, with one head or several.
 
   Uses `jax.nn.dot_product_attention` (XLA or the fused cuDNN kernel), unless the caller
-  asked for attention maps by making the `attention_maps` collection mutable: then the
-  explicit-softmax path runs and the maps are stored there under `weights`.
+  asked for attention maps by making its `collection` (`attention_maps` by default) mutable:
+  then the explicit-softmax path runs and the maps are stored there under `weights`.
   Shapes: query [batch, q, dim], key and value [batch, k, dim] -> [batch, q, dim]; or with
   heads [batch, q, heads, dim] -> [batch, q, heads, dim]. `bias` (optional) broadcasts to
   [batch, heads, q, k]: Swin's relative positions and shift masks.
   """
   implementation: Implementation = None
+  collection: str = ATTENTION_MAPS
 
   @nn.compact
   def __call__(self, query: jax.Array, key: jax.Array, value: jax.Array,
                bias: jax.Array | None = None) -> jax.Array:
     # At init every collection is mutable; maps are recorded only when asked for at apply.
-    if self.is_mutable_collection(ATTENTION_MAPS) and not self.is_initializing():
+    if self.is_mutable_collection(self.collection) and not self.is_initializing():
       output, weights = explicit_attention(query, key, value, bias)
-      self.sow(ATTENTION_MAPS, 'weights', weights)
+      self.sow(self.collection, 'weights', weights)
       return output
     implementation = _resolve(self.implementation, query.shape[-1], query.dtype)
     # jax.nn.dot_product_attention takes [batch, length, heads, dim].

@@ -144,7 +144,7 @@ class SwinTransformer(nn.Module):
   channels]), the CNL output `cnl`, `norm` (the final norm's map) and `pooled`
   [batch, channels]. With `num_classes=None` there is no classifier and the first output is
   `pooled`. Attention maps [batch x windows, heads, window^2, window^2] of every block are
-  recorded when the `attention_maps` collection is mutable.
+  recorded when the `token_attention_maps` collection is mutable.
 
   Attributes:
     num_classes: width of the classifier, or None for none.

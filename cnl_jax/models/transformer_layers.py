@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnl_jax.models.attention import DotProductAttention, Implementation
+from cnl_jax.models.attention import TOKEN_ATTENTION_MAPS, DotProductAttention, Implementation
 
 # timm's ViT init (`init_weights_vit_timm`): truncated N(0, 0.02) weights, zero biases.
 dense_init = nn.initializers.truncated_normal(stddev=0.02)
@@ -74,7 +74,8 @@ class Attention(nn.Module):
   With `window` set (Swin's `WindowAttention`) it adds a learned bias per head and
   relative position, `relative_position_bias_table` [(2 window - 1)^2, heads], to the
   logits; `mask` adds more (the shifted windows' -100s). The attention itself runs through
-  `DotProductAttention`, so its maps can be recorded and cuDNN's kernel applies on GPUs.
+  `DotProductAttention`, so cuDNN's kernel applies on GPUs and the maps [batch, heads,
+  tokens, tokens] are recorded in the `token_attention_maps` collection when it is mutable.
   Shapes: x [batch, tokens, dim]; mask [batch or windows, 1, tokens, tokens], where a
   batch of images x windows (image-major, as Swin orders it) repeats a per-window mask.
   """
@@ -100,7 +101,8 @@ class Attention(nn.Module):
       bias = relative[None] if mask is None else relative[None] + mask
     if bias is not None and bias.shape[0] not in (1, batch):
       bias = jnp.tile(bias, (batch // bias.shape[0], 1, 1, 1))  # per window, every image
-    attended = DotProductAttention(self.attention_implementation, name='attention')(
+    attended = DotProductAttention(self.attention_implementation, TOKEN_ATTENTION_MAPS,
+                                   name='attention')(
         qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], bias)
     return dense(dim, 'proj', **common)(attended.reshape(batch, tokens, dim))
 

@@ -90,7 +90,7 @@ class VisionTransformer(nn.Module):
   [batch, 1 + h * w, width], `norm` (the final norm's output), `cnl` (the CNL's output map,
   with `cnl_responses`) and `pooled` [batch, width]. With `num_classes=None` there is no
   classifier and the first output is `pooled`. Attention maps [batch, heads, tokens, tokens]
-  of every block are recorded when the `attention_maps` collection is mutable.
+  of every block are recorded when the `token_attention_maps` collection is mutable.
 
   Attributes:
     num_classes: width of the classifier, or None for none.
