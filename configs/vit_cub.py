@@ -6,7 +6,7 @@ python main.py --config configs/vit_cub.py --workdir runs/vit_cub \
     --config.data.manual_dir=/path/with/CUB_200_2011.tgz
 
 CNL across the ViT's layers: --config.model=vit_base_patch16_cnl. TransFG reports 91.7%
-top-1 for its method and 90.3% for this plain ViT-B/16 (the paper's Table 2; no run of this
+top-1 for its method and about 90% for this plain ViT-B/16 (its ViT baseline; no run of this
 config is reported yet). Where this system differs from the released code, the comment says so.
 """
 
