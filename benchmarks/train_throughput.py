@@ -64,8 +64,8 @@ class Result:
 
 def _optimizer() -> optax.GradientTransformation:
   """The recipe's SGD (momentum 0.9, weight decay 1e-4) at a constant learning rate."""
-  config = ml_collections.ConfigDict({'momentum': 0.9, 'nesterov': False,
-                                      'weight_decay': 1e-4})
+  config = ml_collections.ConfigDict({'optimizer': 'sgd', 'momentum': 0.9, 'nesterov': False,
+                                      'weight_decay': 1e-4, 'grad_clip_norm': 0.0})
   return create_optimizer(config, lambda step: 0.01, 1)
 
 

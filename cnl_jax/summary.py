@@ -75,10 +75,14 @@ def _layer_macs(module: nn.Module, inputs: jax.Array, output: jax.Array) -> int:
   return math.prod(output.shape[:-1]) * in_features * output.shape[-1]
 
 
-def _attention_macs(query: jax.Array, key: jax.Array, value: jax.Array) -> int:
-  """query key^T plus weights value: [b, q, d] x [b, k, d] and [b, q, k] x [b, k, dv]."""
-  batch, queries, dim = query.shape
-  return batch * queries * key.shape[1] * (dim + value.shape[-1])
+def _attention_macs(query: jax.Array, key: jax.Array, value: jax.Array,
+                    bias: jax.Array | None = None) -> int:
+  """query key^T plus weights value, per head: [b, q, (heads,) d] x [b, k, (heads,) d] and
+  [b, (heads,) q, k] x [b, k, (heads,) dv]; the bias adds no products."""
+  del bias
+  heads = query.shape[2] if query.ndim == 4 else 1
+  return query.shape[0] * query.shape[1] * key.shape[1] * heads * (
+      query.shape[-1] + value.shape[-1])
 
 
 def _forward(model: nn.Module, graph: str, rng_names: Sequence[str] = ('dropout',)):

@@ -59,9 +59,19 @@ def get_config() -> ml_collections.ConfigDict:
   config.grad_accum_steps = 1
   config.eval_batch_size = 32
   config.learning_rate = 0.01
+  # 'sgd' (PyTorch SGD: momentum, decay added to every gradient) or 'adamw' (PyTorch AdamW:
+  # decoupled decay on conv and dense kernels only, as timm's recipes; adam_* are its betas
+  # and epsilon). momentum and nesterov are SGD's.
+  config.optimizer = 'sgd'
   config.momentum = 0.9
   config.nesterov = False
   config.weight_decay = 1e-4
+  config.adam_b1 = 0.9
+  config.adam_b2 = 0.999
+  config.adam_eps = 1e-8
+  # Clip the gradient to this global norm before each update (the transformer recipes' 1.0);
+  # 0: no clipping.
+  config.grad_clip_norm = 0.0
   # 10 warmup epochs from 1e-5, stepped per epoch; then x0.1 at the 0-based epochs below.
   # (The paper's text says decay at 50, 70, 90; the released code's CUB run decays at
   # 41, 61, 81.)

@@ -21,7 +21,8 @@ def test_same_shaped_batches_compile_once():
 
   method = Classification(create_model('resnet18_2cnl', 4, width=8, cnl_inner_features=16), 4)
   mesh = steps.create_mesh()
-  config = ml_collections.ConfigDict({'momentum': 0.9, 'nesterov': False, 'weight_decay': 1e-4})
+  config = ml_collections.ConfigDict({'optimizer': 'sgd', 'momentum': 0.9, 'nesterov': False,
+                                      'weight_decay': 1e-4, 'grad_clip_norm': 0.0})
   state = steps.create_train_state(method, create_optimizer(config, lambda step: 0.01, 1), 0,
                                    (1, 32, 32, 3), mesh)
   train_step = steps.make_train_step(method, mesh)

@@ -28,6 +28,10 @@ PRESETS = {
                                   features=32, classifier_features=16), 32),
     'pmg_resnet50': (dict(depth=18, width=8, feature_size=16), 64),
     'tasn_resnet50': (dict(sample_size=32, attention_width=4, part_depth=18, part_width=4), 40),
+    'vit_base_patch16_cnl': (dict(width=32, depth=2, num_heads=2, patch_size=8,
+                                  cnl_responses=('block0',), cnl_inner_features=8), 32),
+    'swin_tiny_patch4_window7': (dict(width=8, depths=(2, 2), num_heads=(1, 2), window=4,
+                                      patch_size=2), 32),
 }
 NUM_CLASSES = 5
 FLOAT32_TOLERANCE = 1e-4  # max |export - JAX| / max |JAX|

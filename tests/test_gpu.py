@@ -74,7 +74,8 @@ def trained_cnl():
                           num_classes)
   mesh = steps.create_mesh()
   # The recipe's SGD; configs/ would import the TensorFlow input pipeline.
-  config = ml_collections.ConfigDict({'momentum': 0.9, 'nesterov': False, 'weight_decay': 1e-4})
+  config = ml_collections.ConfigDict({'optimizer': 'sgd', 'momentum': 0.9, 'nesterov': False,
+                                      'weight_decay': 1e-4, 'grad_clip_norm': 0.0})
   state = steps.create_train_state(method, create_optimizer(config, lambda step: 0.01, 1), 0,
                                    (1, size, size, 3), mesh)
   rng = np.random.default_rng(0)

@@ -79,3 +79,34 @@ def test_each_parameter_takes_the_first_group_whose_pattern_matches_its_path():
   assert group_labels(tree, groups) == {
       'backbone': {'stem': {'kernel': '1'}, 'head': {'kernel': '0'}},
       'head': {'kernel': 'default'}}
+
+
+def params_with_bias():
+  return {'layer': {'kernel': jnp.ones((2, 3)), 'bias': jnp.ones((3,))}}
+
+
+def one_update(config, grads, groups=()):
+  tx = create_optimizer(config, lambda step: 0.1, STEPS_PER_EPOCH, 1, groups)
+  values = params_with_bias()
+  update, _ = tx.update(grads, tx.init(values), values)
+  return optax.apply_updates(values, update)
+
+
+def test_adamw_decays_kernels_only_and_decoupled_from_the_gradient():
+  config = default.get_config()
+  config.optimizer, config.weight_decay = 'adamw', 0.5
+  zero = jax.tree.map(jnp.zeros_like, params_with_bias())
+  for groups in ((), (ParameterGroup('layer/bias', 0.5),)):
+    values = one_update(config, zero, groups)
+    # No gradient: Adam's step is 0; the kernel shrinks by lr x decay, the bias not at all.
+    np.testing.assert_allclose(values['layer']['kernel'], 1 - 0.1 * 0.5, rtol=1e-6)
+    np.testing.assert_array_equal(values['layer']['bias'], 1)
+
+
+def test_gradients_are_clipped_to_the_global_norm():
+  config = default.get_config()
+  config.momentum, config.weight_decay, config.grad_clip_norm = 0.0, 0.0, 1.0
+  grads = jax.tree.map(lambda leaf: 10 * jnp.ones_like(leaf), params_with_bias())
+  values = one_update(config, grads)
+  norm = 10 * np.sqrt(2 * 3 + 3)
+  np.testing.assert_allclose(values['layer']['kernel'], 1 - 0.1 * 10 / norm, rtol=1e-5)

@@ -17,6 +17,13 @@ from cnl_jax.grad_cam import grad_cam
 
 NUM_CLASSES = 7
 IMAGE_SIZE = 64
+# Presets that need larger images: Swin's windows of 7 tile every stage from 224 px.
+IMAGE_SIZES = {'swin': 224}
+
+
+def image_size(name: str) -> int:
+  return next((size for prefix, size in IMAGE_SIZES.items() if name.startswith(prefix)),
+              IMAGE_SIZE)
 
 
 def preset_config(name):
@@ -37,7 +44,7 @@ def test_preset_initialises_trains_and_predicts(name):
   method = methods.build_method(preset_config(name), NUM_CLASSES)
   assert method.options == type(method).default_options()
   assert type(method.model) is type(cnl_jax.create_model(name, NUM_CLASSES))
-  images = jax.ShapeDtypeStruct((2, IMAGE_SIZE, IMAGE_SIZE, 3), jnp.float32)
+  images = jax.ShapeDtypeStruct((2, image_size(name), image_size(name), 3), jnp.float32)
   variables = jax.eval_shape(method.init, jax.random.key(0), images)
   params = variables['params']
   model_state = {name: tree for name, tree in variables.items() if name != 'params'}
@@ -62,7 +69,7 @@ def test_every_head_has_a_class_activation_map_on_its_feature_map(name):
   """Each head's Grad-CAM (abstractly) has the grid of the feature map its target names, as
   the model's own intermediates give it."""
   method = methods.build_method(preset_config(name), NUM_CLASSES)
-  image = jax.ShapeDtypeStruct((IMAGE_SIZE, IMAGE_SIZE, 3), jnp.float32)
+  image = jax.ShapeDtypeStruct((image_size(name), image_size(name), 3), jnp.float32)
   images = jax.ShapeDtypeStruct((1, *image.shape), image.dtype)
   variables = jax.eval_shape(method.init, jax.random.key(0), images)
   targets = method.cam_targets()

@@ -22,6 +22,7 @@ from cnl_jax.methods.classification import Classification
 from cnl_jax.methods.pmg import PMG, PMGMethod
 from cnl_jax.methods.rmg_pmsi import RMGPMSI, RMGPMSIMethod
 from cnl_jax.methods.tasn import TASN, TASNMethod
+from cnl_jax.models import swin, vit
 from cnl_jax.models.mobilenet_v2 import Depthwise, MobileNetV2, fastest_depthwise
 from cnl_jax.models.resnet import ARCHITECTURES, CNLPlacement, ResNet
 
@@ -64,9 +65,36 @@ def _resnet_presets() -> dict[str, Preset]:
   return presets
 
 
+# Transformer backbones as timm builds them (`vit_*_patch16_224`, `swin_*_patch4_window7_224`
+# at any size their patches and windows tile), and CNL across their layers. Not in the
+# paper: the CNL placements mirror ResNet-50's (five responses spread over the middle of the
+# network; Swin's query is the second-to-last block, as res5_1 is ResNet's). ViT's query is
+# its last layer's patch tokens (models/vit.py says where the CNL enters the head).
+VIT_CNL_RESPONSES = ('block1', 'block3', 'block5', 'block7', 'block9')
+SWIN_BASE_CNL = CNLPlacement('stage3_0', ('stage1_1', 'stage2_5', 'stage2_9', 'stage2_13',
+                                          'stage2_17'))
+
+
+def _transformer_presets() -> dict[str, Preset]:
+  """vit_{small,base}_patch16, swin_{tiny,base}_patch4_window7 and the base models' CNL."""
+  vit_sizes = {name: dataclasses.asdict(vit.SIZES[name]) for name in ('small', 'base')}
+  swin_sizes = {name: dataclasses.asdict(swin.SIZES[name]) for name in ('tiny', 'base')}
+  return {
+      **{f'vit_{name}_patch16': Preset(Classification, vit.VisionTransformer, size)
+         for name, size in vit_sizes.items()},
+      'vit_base_patch16_cnl': Preset(Classification, vit.VisionTransformer, dict(
+          **vit_sizes['base'], cnl_responses=VIT_CNL_RESPONSES)),
+      **{f'swin_{name}_patch4_window7': Preset(Classification, swin.SwinTransformer, size)
+         for name, size in swin_sizes.items()},
+      'swin_base_patch4_window7_cnl': Preset(Classification, swin.SwinTransformer, dict(
+          **swin_sizes['base'], cnl=SWIN_BASE_CNL)),
+  }
+
+
 # Every model preset (`config.model`), by name.
 PRESETS: dict[str, Preset] = {
     **_resnet_presets(),
+    **_transformer_presets(),
     'mobilenet_v2': Preset(Classification, MobileNetV2, {}),
     'tasn_resnet50': Preset(TASNMethod, TASN, {}),
     'rmg_pmsi_mobilenetv2': Preset(RMGPMSIMethod, RMGPMSI, {}),

@@ -6,7 +6,9 @@ import os
 
 from absl import logging
 
+from cnl_jax.pretrained import timm_sources
 from cnl_jax.pretrained.sources import read_state_dict
+from cnl_jax.pretrained.timm import convert_timm_state_dict
 from cnl_jax.pretrained.torchvision import Variables, convert_torchvision_state_dict
 
 
@@ -17,13 +19,21 @@ def load_pretrained(variables: Variables, source: str | os.PathLike | None, *,
   `source` is 'imagenet' (torchvision's weights for `architecture`, e.g. 'resnet50' from the
   Hugging Face hub or its cache, 'mobilenet_v2' from torchvision's server or torch's cache),
   a path to a torchvision ResNet or MobileNetV2 state dict in a .safetensors file, or one
-  in a .pth file (needs torch). Logs what was loaded once.
+  in a .pth file (needs torch). A ViT or Swin `architecture` ('vit_base_patch16',
+  `timm_sources.ARCHITECTURES`) reads timm's weights instead: 'imagenet21k',
+  'imagenet21k_augreg' (ViT) or 'imagenet' from the hub, a timm .safetensors or .pth file, or
+  Google's ViT .npz. Logs what was loaded once.
   """
   if source is None:
     logging.info('No pretrained weights: the model keeps its random init.')
     return variables
-  converted, report = convert_torchvision_state_dict(
-      variables, read_state_dict(source, architecture=architecture))
+  if architecture in timm_sources.ARCHITECTURES:
+    state_dict, resampling = timm_sources.read_timm_source(source, architecture)
+    converted, report = convert_timm_state_dict(variables, state_dict,
+                                                position_resampling=resampling)
+  else:
+    converted, report = convert_torchvision_state_dict(
+        variables, read_state_dict(source, architecture=architecture))
   logging.info('Pretrained weights from %s: %s', source, report)
   return converted
 

@@ -48,8 +48,8 @@ def read_state_dict(source: str | os.PathLike, *, architecture: str
       raise WeightsError(f'No ImageNet weights for architecture {architecture!r}; known: '
                        f'{", ".join(ARCHITECTURE_NAMES)}.')
     if architecture in TORCHVISION_URLS:
-      return _read_torch(_download_torchvision(architecture))
-    return _read_safetensors(_download_imagenet(architecture))
+      return read_torch(_download_torchvision(architecture))
+    return read_safetensors(_download_imagenet(architecture))
   path = pathlib.Path(source)
   if path.suffix not in ('.safetensors', '.pth', '.pt'):
     raise WeightsError(f'Unknown pretrained source {str(source)!r}; use {SOURCES}.')
@@ -58,25 +58,32 @@ def read_state_dict(source: str | os.PathLike, *, architecture: str
                             'path of a torchvision ResNet or MobileNetV2 checkpoint, or '
                             "'imagenet'.")
   if path.suffix == '.safetensors':
-    return _read_safetensors(path)
-  return _read_torch(path)
+    return read_safetensors(path)
+  return read_torch(path)
 
 
 def _download_imagenet(architecture: str) -> str:
   """The local path of the ImageNet checkpoint, from the hub's cache or downloaded into it."""
+  return download_from_hub(imagenet_repo(architecture), 'imagenet',
+                           f'ImageNet weights for {architecture}')
+
+
+def download_from_hub(repo: str, source: str, description: str) -> str:
+  """The local path of `repo`'s model.safetensors on the Hugging Face hub, from the hub's
+  cache or downloaded into it; `source` (the config's value) and `description` (of the
+  weights) are for the error."""
   from huggingface_hub import constants, hf_hub_download
   from huggingface_hub.errors import LocalEntryNotFoundError
 
-  repo = imagenet_repo(architecture)
   try:
     return hf_hub_download(repo, IMAGENET_FILE)
   except LocalEntryNotFoundError as error:
     cache = constants.HF_HUB_CACHE
     raise WeightsError(
-        f'ImageNet weights for {architecture} are neither in the Hugging Face cache ({cache}) '
+        f'{description} are neither in the Hugging Face cache ({cache}) '
         'nor downloadable from here (no network, or HF_HUB_OFFLINE is set). Either download\n'
         f'  https://huggingface.co/{repo}/resolve/main/{IMAGENET_FILE}\n'
-        "and pass that file's path instead of 'imagenet' (config.pretrained = "
+        f"and pass that file's path instead of '{source}' (config.pretrained = "
         "'/path/to/model.safetensors'), or on a machine with network access run\n"
         f'  python -c "import huggingface_hub as hub; hub.hf_hub_download(\'{repo}\', '
         f'\'{IMAGENET_FILE}\')"\n'
@@ -113,12 +120,12 @@ def _download_torchvision(architecture: str) -> pathlib.Path:
   return path
 
 
-def _read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
   from safetensors.numpy import load_file
   return load_file(path)
 
 
-def _read_torch(path: pathlib.Path) -> dict[str, np.ndarray]:
+def read_torch(path: pathlib.Path) -> dict[str, np.ndarray]:
   try:
     import torch
   except ImportError as error:

@@ -156,30 +156,34 @@ class LoadReport:
 
   Attributes:
     loaded: tensors copied into the model.
-    ignored: `num_batches_tracked` tensors skipped.
+    ignored: tensors skipped by design (`ignored_kind`).
     head_loaded: whether torchvision's classifier became the model's; False when the class
       counts differ or the model has no classifier (a trunk: the classifier is dropped).
     kept_at_init: top-level Flax modules left at their init (NL/CNL blocks, a skipped head).
     classes: (state dict's, model's) class counts; the model's is None without a classifier.
-    head: torchvision's name of the classifier ('fc', 'classifier.1').
+    head: the checkpoint's name of the classifier ('fc', 'classifier.1', 'head.fc').
+    ignored_kind: what the ignored tensors are.
   """
   loaded: int
   ignored: int
   head_loaded: bool
   kept_at_init: tuple[str, ...]
-  classes: tuple[int, int | None]
+  classes: tuple[int | None, int | None]
   head: str = 'fc'
+  ignored_kind: str = 'num_batches_tracked'
 
   def __str__(self) -> str:
     if self.head_loaded:
       head = f'{self.head} loaded as the classifier'
     elif self.classes[1] is None:
       head = f'{self.head} dropped: the model has no classifier'
+    elif self.classes[0] is None:
+      head = 'the checkpoint has no classifier'
     else:
       head = (f'{self.head} skipped: it has {self.classes[0]} classes, the model '
               f'{self.classes[1]}')
     kept = ', '.join(self.kept_at_init) or 'nothing'
-    return (f'loaded {self.loaded} tensors ({self.ignored} num_batches_tracked ignored); '
+    return (f'loaded {self.loaded} tensors ({self.ignored} {self.ignored_kind} ignored); '
             f'{head}; kept at init: {kept}.')
 
 

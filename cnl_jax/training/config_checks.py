@@ -9,6 +9,7 @@ import ml_collections
 from cnl_jax.errors import ConfigError
 from cnl_jax.methods import build_method
 from cnl_jax.training.eval_views import views_of
+from cnl_jax.training.optimizer import OPTIMIZERS
 
 DTYPES = ('float32', 'bfloat16')
 WARMUP_UNITS = ('epoch', 'step')
@@ -65,6 +66,10 @@ def check_config(config: ml_collections.ConfigDict, device_count: int,
   require(config.eval_resize >= config.image_size,
           f'config.eval_resize={config.eval_resize} must be at least config.image_size='
           f'{config.image_size} (eval resizes the short side, then crops the center).')
+  require(config.optimizer in OPTIMIZERS,
+          f'config.optimizer={config.optimizer!r} must be one of {OPTIMIZERS}.')
+  require(config.grad_clip_norm >= 0,
+          f'config.grad_clip_norm={config.grad_clip_norm} must be 0 (no clipping) or positive.')
   require(config.dtype in DTYPES, f'config.dtype={config.dtype!r} must be one of {DTYPES}.')
   require(config.keep_checkpoints >= 1,
           f'config.keep_checkpoints={config.keep_checkpoints} must be at least 1.')
