@@ -47,8 +47,8 @@ def _model(preset: str, overrides: dict, num_classes: int, image_size: int):
   """(model, variables) with random weights; the 'rbg' generator compiles init fast."""
   import jax  # pylint: disable=import-outside-toplevel
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  from cnl_jax import create_model  # pylint: disable=import-outside-toplevel
-  model = create_model(preset, num_classes, **overrides)
+  from benchmarks.train_throughput import preset_method  # pylint: disable=import-outside-toplevel
+  model = preset_method(preset, num_classes, **overrides).model
   image = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
   return model, jax.jit(lambda rng: model.init(rng, image, train=False))(
       jax.random.key(0, impl='rbg'))

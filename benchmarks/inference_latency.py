@@ -20,8 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.input_pipeline import command_line, machine, update_section
-from benchmarks.train_throughput import timed_calls
-from cnl_jax.methods import create_model
+from benchmarks.train_throughput import preset_method, timed_calls
 from cnl_jax.summary import count_macs
 
 # (label, preset, overrides): the released RMG-PMSI, its stride-2 variant, and references.
@@ -47,7 +46,7 @@ class Latency:
 def measure(label: str, preset: str, overrides: dict, *, num_classes: int, image_size: int,
             warmup: int, count: int) -> Latency:
   """Compiles the eval forward pass of `preset` for one image, then times `count` calls."""
-  model = create_model(preset, num_classes, **overrides)
+  model = preset_method(preset, num_classes, **overrides).model
   image = jnp.asarray(np.random.default_rng(0).normal(size=(1, image_size, image_size, 3)),
                       jnp.float32)
   # The 'rbg' generator compiles initialisers several times faster than threefry on CPU.

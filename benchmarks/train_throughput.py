@@ -30,7 +30,7 @@ import numpy as np
 import optax
 
 from benchmarks.input_pipeline import command_line, machine, update_section
-from cnl_jax.methods import build_method, list_models
+from cnl_jax.methods import Method, build_method, create_model, list_models
 from cnl_jax.summary import count_macs
 from cnl_jax.training import steps
 from cnl_jax.training.optimizer import create_optimizer
@@ -60,6 +60,13 @@ class Result:
   train_flops_per_image: float | None  # 3 x forward MACs x 2
   devices: int = 1  # that the batch is split over
   grad_accum_steps: int = 1  # micro-batches the train step splits the batch into
+
+
+def preset_method(name: str, num_classes: int, dtype: str = 'float32', **overrides) -> Method:
+  """Preset `name` in its method with its default options, built as training builds it
+  (with the lowerings that run fastest on this backend)."""
+  return build_method(ml_collections.ConfigDict({
+      'model': name, 'method': {}, 'model_overrides': overrides, 'dtype': dtype}), num_classes)
 
 
 def _optimizer() -> optax.GradientTransformation:
@@ -97,8 +104,7 @@ def benchmark_model(name: str, *, num_classes: int, image_size: int, batch_size:
   the devices and reused; with them, each train step takes the next host batch through
   `steps.to_global`, so the input pipeline and the transfer are timed too.
   """
-  method = build_method(ml_collections.ConfigDict({
-      'model': name, 'method': {}, 'model_overrides': overrides, 'dtype': dtype}), num_classes)
+  method = preset_method(name, num_classes, dtype, **overrides)
   model = method.model
   mesh = steps.create_mesh()
   shape = (batch_size, image_size, image_size, 3)

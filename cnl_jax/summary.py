@@ -1,9 +1,10 @@
 """Parameter and MAC counts of a model, under the paper's convention and XLA's.
 
-Usage: cnl-jax summary --model resnet50_5cnl --num-classes 200 --image-size 448
-       cnl-jax summary --model rmg_pmsi_mobilenetv2 --override stem_stride=2
-       cnl-jax summary --model tasn_resnet50 --image-size 512 --graph train
-(or `python -m cnl_jax.summary ...`; the command line is cnl_jax/cli/summary.py)
+Usage (or `python -m cnl_jax.summary ...`; the command line is cnl_jax/cli/summary.py)::
+
+  cnl-jax summary --model resnet50_5cnl --num-classes 200 --image-size 448
+  cnl-jax summary --model rmg_pmsi_mobilenetv2 --override stem_stride=2
+  cnl-jax summary --model tasn_resnet50 --image-size 512 --graph train
 
 The paper (Table 2) counts multiply-accumulates of convolutions and the classifier only,
 counts CNL's shared theta once per response (its released code recomputes it per

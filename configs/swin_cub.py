@@ -12,14 +12,12 @@ the plain Swin-B, with no run reported yet. Where this system differs, the comme
 
 import ml_collections
 
-from cnl_jax.methods import method_config
 from configs import default
 
 
 def get_config():
   config = default.get_config()
   config.model = 'swin_base_patch4_window7'
-  config.method = method_config(config.model)
   config.model_overrides = ml_collections.ConfigDict()  # drop path 0.1, timm's default
   # timm/swin_base_patch4_window7_224.ms_in22k; its tables carry over to 448 unchanged.
   config.pretrained = 'imagenet21k'

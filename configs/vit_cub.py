@@ -12,14 +12,12 @@ config is reported yet). Where this system differs from the released code, the c
 
 import ml_collections
 
-from cnl_jax.methods import method_config
 from configs import default
 
 
 def get_config():
   config = default.get_config()
   config.model = 'vit_base_patch16'
-  config.method = method_config(config.model)
   config.model_overrides = ml_collections.ConfigDict()  # none of the CNL recipe's
   # Google's original ImageNet-21k ViT-B/16 (timm/vit_base_patch16_224.orig_in21k: the
   # ViT-B_16.npz TransFG loads; that file works too). Its 224 position embeddings are

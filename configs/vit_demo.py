@@ -11,14 +11,12 @@ the CNL demo's ResNet-18.
 
 import ml_collections
 
-from cnl_jax.methods import method_config
 from configs import demo
 
 
 def get_config():
   config = demo.get_config()
   config.model = 'vit_small_patch16'
-  config.method = method_config(config.model)
   # 8 x 8 patches of 8 px on the 64 px images, 4 blocks of width 64: a few minutes on a CPU.
   config.model_overrides = ml_collections.ConfigDict(
       {'width': 64, 'depth': 4, 'num_heads': 4, 'patch_size': 8})

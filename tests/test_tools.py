@@ -14,6 +14,7 @@ from cnl_jax import create_model, data, training
 from cnl_jax.cli import evaluate, visualize
 from cnl_jax.cli.harness import run_command
 from cnl_jax.data.sources import prepared_builder
+from cnl_jax.methods import resolved_config
 from cnl_jax.trained_run import TrainedRun, load_run
 from cnl_jax.training.run_config import load_run_config
 from helpers.runs import small_config
@@ -51,9 +52,10 @@ def image_files(run, tmp_path_factory):
 
 
 def test_workdir_keeps_its_config(run_dir):
+  """The config trained, with every option of its method in effect."""
   config = load_run_config(str(run_dir))
-  expected = small_config(run_dir.parent / 'cache', **_RUN_CHANGES)
-  assert config.to_dict() == expected.to_dict()
+  expected = resolved_config(small_config(run_dir.parent / 'cache', **_RUN_CHANGES))
+  assert config.to_dict() == expected.to_dict() and 'label_smoothing' in config.method
 
 
 @pytest.mark.parametrize('command, arguments', [('predict', ['x.jpg']), ('eval', []),

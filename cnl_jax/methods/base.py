@@ -45,7 +45,7 @@ class Method:
   """A network trained in a particular way. Subclasses set the class attributes and
   `loss`; the rest has defaults that fit a single-network, single-update method.
 
-  Class attributes:
+  Attributes:
     name: the method's name in messages.
     updates_per_step: optimizer updates per batch; each calls `loss` with its index.
     reported_head: the head of `predict` whose top-1 is the run's top-1.
