@@ -8,18 +8,7 @@ import pytest
 from scipy import ndimage
 
 from cnl_jax.methods.transfg import patches, position_embedding
-
-
-def released_zoom(posemb, ntok_new):
-  """`load_from`'s resize (models/modeling.py:329-346), in NumPy and scipy."""
-  posemb_tok, posemb_grid = posemb[:, :1], posemb[0, 1:]
-  gs_old = int(np.sqrt(len(posemb_grid)))
-  gs_new = int(np.sqrt(ntok_new))
-  posemb_grid = posemb_grid.reshape(gs_old, gs_old, -1)
-  zoom = (gs_new / gs_old, gs_new / gs_old, 1)
-  posemb_grid = ndimage.zoom(posemb_grid, zoom, order=1)
-  posemb_grid = posemb_grid.reshape(1, gs_new * gs_new, -1)
-  return np.concatenate([posemb_tok, posemb_grid], axis=1)
+from transfg_reference import released_zoom
 
 
 @pytest.mark.parametrize('image_size, split, side', [

@@ -6,32 +6,7 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import losses
-
-
-def released_con_loss(features, labels):
-  """models/modeling.py:364-375, in NumPy."""
-  B, _ = features.shape
-  features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-  cos_matrix = features @ features.T
-  pos_label_matrix = np.stack([labels == labels[i] for i in range(B)]).astype(np.float64)
-  neg_label_matrix = 1 - pos_label_matrix
-  pos_cos_matrix = 1 - cos_matrix
-  neg_cos_matrix = cos_matrix - 0.4
-  neg_cos_matrix[neg_cos_matrix < 0] = 0
-  loss = (pos_cos_matrix * pos_label_matrix).sum() + (neg_cos_matrix * neg_label_matrix).sum()
-  loss /= (B * B)
-  return loss
-
-
-def released_label_smoothing(x, target, smoothing):
-  """models/modeling.py:45-65 (`LabelSmoothing.forward`), in NumPy."""
-  confidence = 1.0 - smoothing
-  logprobs = x - x.max(-1, keepdims=True)
-  logprobs = logprobs - np.log(np.exp(logprobs).sum(-1, keepdims=True))
-  nll_loss = -np.take_along_axis(logprobs, target[:, None], axis=-1)[:, 0]
-  smooth_loss = -logprobs.mean(axis=-1)
-  loss = confidence * nll_loss + smoothing * smooth_loss
-  return loss.mean()
+from transfg_reference import released_con_loss, released_label_smoothing
 
 
 def class_features(rng, batch=8, width=16, classes=3):

@@ -7,33 +7,7 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import part_selection
-
-
-def released_part_selection(weights, hidden_states):
-  """NumPy transcription of TACJu/TransFG @ 9336fba, models/modeling.py:235-276:
-  `Part_Attention.forward` and the gather in `Encoder.forward`."""
-  last_map = weights[0]
-  for i in range(1, len(weights)):
-    last_map = np.matmul(weights[i], last_map)
-  last_map = last_map[:, :, 0, 1:]
-  max_inx = np.argmax(last_map, axis=2)
-  part_inx = max_inx + 1
-  parts = np.stack([hidden_states[i, part_inx[i, :]] for i in range(part_inx.shape[0])])
-  concat = np.concatenate([hidden_states[:, 0:1], parts], axis=1)
-  return last_map, part_inx, concat
-
-
-def primitive_names(jaxpr):
-  """Every primitive a jaxpr applies, those of nested jaxprs (jit, custom rules) included."""
-  names = set()
-  for equation in jaxpr.eqns:
-    names.add(equation.primitive.name)
-    for param in equation.params.values():
-      for inner in param if isinstance(param, (tuple, list)) else (param,):
-        inner = getattr(inner, 'jaxpr', inner)
-        if hasattr(inner, 'eqns'):
-          names |= primitive_names(inner)
-  return names
+from transfg_reference import primitive_names, released_part_selection
 
 
 def random_attention(rng, layers=11, batch=2, heads=3, tokens=17, sharpness=3.0):
@@ -61,7 +35,8 @@ def test_order_of_the_chain_matters(rng):
   _, indices, _ = released_part_selection(maps, np.zeros((2, 17, 1)))
   _, reversed_indices, _ = released_part_selection(maps[::-1], np.zeros((2, 17, 1)))
   assert np.any(indices != reversed_indices)
-  np.testing.assert_array_equal(part_selection.most_attended_patches(maps), indices)
+  np.testing.assert_array_equal(part_selection.most_attended_patches(
+        part_selection.class_token_attention(maps)), indices)
 
 
 def test_ties_go_to_the_first_patch_and_duplicates_are_kept(rng):
@@ -73,10 +48,11 @@ def test_ties_go_to_the_first_patch_and_duplicates_are_kept(rng):
   for maps in (list(quarters), list(uniform)):
     row, indices, _ = released_part_selection(maps, np.zeros((1, 4, 1)))
     np.testing.assert_array_equal(part_selection.class_token_attention(maps)[..., 1:], row)
-    np.testing.assert_array_equal(part_selection.most_attended_patches(maps), indices)
+    np.testing.assert_array_equal(part_selection.most_attended_patches(
+        part_selection.class_token_attention(maps)), indices)
   # Uniform attention: every head ties everywhere and takes the first patch, twice.
-  np.testing.assert_array_equal(part_selection.most_attended_patches(list(uniform)),
-                                [[1, 1]])
+  uniform_row = part_selection.class_token_attention(list(uniform))
+  np.testing.assert_array_equal(part_selection.most_attended_patches(uniform_row), [[1, 1]])
   hidden = rng.normal(size=(1, 4, 5)).astype(np.float32)
   selected, _ = part_selection.select_parts(list(uniform), hidden)
   np.testing.assert_array_equal(selected, hidden[:, [0, 1, 1]])

@@ -46,14 +46,13 @@ def class_token_attention(attention_maps: Sequence[jax.Array]) -> jax.Array:
   return row
 
 
-def most_attended_patches(attention_maps: Sequence[jax.Array]) -> jax.Array:
-  """Per head, the token index (1 .. patches) of the patch the class token attends to most
-  through the chain: [batch, heads] int32.
+def most_attended_patches(class_token_row: jax.Array) -> jax.Array:
+  """Per head, the token index (1 .. patches) of the patch the class token attends to most:
+  class_token_row [batch, heads, tokens] (`class_token_attention`) -> [batch, heads] int32.
 
   The class token's own column is excluded; ties go to the first patch, as argmax does.
   """
-  row = class_token_attention(attention_maps)
-  return jnp.argmax(row[..., 1:], axis=-1).astype(jnp.int32) + 1
+  return jnp.argmax(class_token_row[..., 1:], axis=-1).astype(jnp.int32) + 1
 
 
 def gather_parts(hidden_states: jax.Array, part_indices: jax.Array) -> jax.Array:
@@ -77,5 +76,5 @@ def select_parts(attention_maps: Sequence[jax.Array], hidden_states: jax.Array
                                                     attention_maps[0].shape[-1]):
     raise ValueError(f'Hidden states {hidden_states.shape} do not match attention maps '
                      f'{attention_maps[0].shape}: expected [batch, tokens, width].')
-  indices = most_attended_patches(attention_maps)
+  indices = most_attended_patches(class_token_attention(attention_maps))
   return gather_parts(hidden_states, indices), indices
