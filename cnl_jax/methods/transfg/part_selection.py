@@ -7,8 +7,8 @@ matrices, P = A_{L-2} ··· A_1 A_0 per image and head (`last_map = weights[i] 
 then reads only P's class-token row over the patches, P[0, 1:]. Here only that row is carried
 through the chain, r <- r A_i (a vector times a matrix per layer): equal in exact arithmetic,
 and at 448 px with overlapping patches (1370 tokens) about 0.23 instead of 309 GMACs per
-image. Selection uses argmax and gathers only (no sort, no scatter), so it exports to LiteRT
-and ONNX.
+image. Selection is a max, comparisons and gathers (no argmax, sort or scatter), so it
+exports to LiteRT and ONNX.
 
 As released: no identity is added to the maps and nothing is renormalised (unlike Abnar and
 Zuidema's attention rollout); heads are never mixed; two heads may pick the same patch, and it
@@ -52,7 +52,19 @@ def most_attended_patches(class_token_row: jax.Array) -> jax.Array:
 
   The class token's own column is excluded; ties go to the first patch, as argmax does.
   """
-  return jnp.argmax(class_token_row[..., 1:], axis=-1).astype(jnp.int32) + 1
+  return first_max_index(class_token_row[..., 1:]) + 1
+
+
+def first_max_index(values: jax.Array) -> jax.Array:
+  """The index of the first maximum along the last axis, as argmax, int32: [..., n] -> [...].
+
+  Written as a max, a comparison and a min rather than argmax: LiteRT translates argmax, but
+  tf2onnx (1.17) does not translate LiteRT's ARG_MAX (its axis is a one-element tensor), so
+  the ONNX export would fail.
+  """
+  size = values.shape[-1]
+  is_maximum = values == jnp.max(values, axis=-1, keepdims=True)
+  return jnp.min(jnp.where(is_maximum, jnp.arange(size, dtype=jnp.int32), size), axis=-1)
 
 
 def gather_parts(hidden_states: jax.Array, part_indices: jax.Array) -> jax.Array:
