@@ -15,14 +15,14 @@ The blocks come from the caller (`block`), as a factory `block(name=...)` of mod
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.methods.transfg.part_selection import (class_token_attention, gather_parts,
-                                                    most_attended_patches)
+from cnl_jax.methods.transfg.part_selection import select_parts
 from cnl_jax.methods.transfg.patches import PATCH_SIZE, Split, patch_stride, patches_per_side
 from cnl_jax.models.layers import torch_bias_init, torch_dense, torch_kernel_init
 
@@ -94,11 +94,10 @@ class TransFG(nn.Module):
       x, weights = self.block(name=f'block{index}')(x, train=train)
       features[f'block{index}'] = x
       maps.append(weights)
-    row = class_token_attention(maps)
-    indices = most_attended_patches(row)
-    features['class_token_attention'] = row
-    features['part_indices'] = indices
-    x, _ = self.block(name=f'block{self.depth - 1}')(gather_parts(x, indices), train=train)
+    selection = select_parts(maps, x)
+    features['class_token_attention'] = selection.class_token_attention
+    features['part_indices'] = selection.indices
+    x, _ = self.block(name=f'block{self.depth - 1}')(selection.tokens, train=train)
     features[f'block{self.depth - 1}'] = x
     x = nn.LayerNorm(LAYER_NORM_EPSILON, name='norm', **common)(x)
     features['norm'] = x

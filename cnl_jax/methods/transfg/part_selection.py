@@ -19,6 +19,7 @@ norm; the position embedding is not added again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -76,10 +77,19 @@ def gather_parts(hidden_states: jax.Array, part_indices: jax.Array) -> jax.Array
   return jnp.concatenate([hidden_states[:, :1], parts], axis=1)
 
 
+class PartSelection(NamedTuple):
+  """What the part selection hands on: `tokens` [batch, 1 + heads, width] (the class token and
+  the selected tokens, the part layer's input), `indices` [batch, heads] (the token each head
+  selected) and `class_token_attention` [batch, heads, tokens] (the chain's class-token row,
+  the rollout map the tools draw)."""
+  tokens: jax.Array
+  indices: jax.Array
+  class_token_attention: jax.Array
+
+
 def select_parts(attention_maps: Sequence[jax.Array], hidden_states: jax.Array
-                 ) -> tuple[jax.Array, jax.Array]:
-  """The released `Part_Attention` and gather: (tokens [batch, 1 + heads, width] for the part
-  layer, the selected token indices [batch, heads]).
+                 ) -> PartSelection:
+  """The released `Part_Attention` and the gather after it.
 
   attention_maps: the first L-1 layers' maps, each [batch, heads, tokens, tokens];
   hidden_states: layer L-1's output [batch, tokens, width].
@@ -88,5 +98,6 @@ def select_parts(attention_maps: Sequence[jax.Array], hidden_states: jax.Array
                                                     attention_maps[0].shape[-1]):
     raise ValueError(f'Hidden states {hidden_states.shape} do not match attention maps '
                      f'{attention_maps[0].shape}: expected [batch, tokens, width].')
-  indices = most_attended_patches(class_token_attention(attention_maps))
-  return gather_parts(hidden_states, indices), indices
+  row = class_token_attention(attention_maps)
+  indices = most_attended_patches(row)
+  return PartSelection(gather_parts(hidden_states, indices), indices, row)

@@ -30,7 +30,6 @@ _MODULES = (
 _BLOCK_MODULES = {'attention_norm.': 'norm1.', 'ffn_norm.': 'norm2.', 'ffn.fc1.': 'mlp.fc1.',
                   'ffn.fc2.': 'mlp.fc2.', 'attn.out.': 'attn.proj.'}
 _BLOCK = re.compile(r'transformer\.encoder\.layer\.(\d+)\.')
-PART_MODULES = ('head',)  # with the last block: what the released load_from leaves at init
 
 
 def _timm_name(name: str, part_block: int) -> str:
@@ -81,6 +80,6 @@ def released_pretrained_params(pretrained: Mapping[str, Any], initial: Mapping[s
   if not blocks or set(initial) != set(pretrained):
     raise ValueError('Expected two param trees of one TransFG (top-level block0 ... block{L-1}, '
                      f'head, ...), got {sorted(pretrained)[:6]} and {sorted(initial)[:6]}.')
-  kept = list(PART_MODULES) + ([] if load_part_layer else [f'block{max(blocks)}'])
+  kept = ['head'] + ([] if load_part_layer else [f'block{max(blocks)}'])
   return {name: initial[name] if name in kept else value
           for name, value in pretrained.items()}
