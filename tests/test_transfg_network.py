@@ -25,11 +25,12 @@ def tiny_run():
   with non-trivial position embeddings, and its outputs with the blocks' maps."""
   model = tiny()
   images = np.random.RandomState(0).normal(size=(2, 40, 40, 3)).astype(np.float32)
-  variables = model.init(jax.random.key(0), images)
-  params = jax.tree_util.tree_map(lambda p: p, variables['params'])
+  variables = jax.jit(model.init)(jax.random.key(0), images)
+  params = dict(variables['params'])
   params['pos_embed'] = jax.random.normal(jax.random.key(1), params['pos_embed'].shape)
   variables = {'params': params}
-  (logits, features), state = model.apply(variables, images, mutable=['intermediates'])
+  (logits, features), state = jax.jit(functools.partial(
+      model.apply, mutable=['intermediates']))(variables, images)
   maps = [state['intermediates'][f'block{i}']['attention'][0] for i in range(4)]
   return model, variables, images, logits, features, maps
 
@@ -43,7 +44,7 @@ def test_selection_is_the_released_part_attention(tiny_run):
 
 
 def test_part_layer_reads_only_the_class_token_and_selected_patches(tiny_run):
-  model, variables, images, logits, features, _ = tiny_run
+  _, variables, _, logits, features, _ = tiny_run
   tokens = jnp.concatenate([features['block2'][:, :1], jnp.take_along_axis(
       features['block2'], features['part_indices'][..., None], axis=1)], axis=1)
   part_layer = functools.partial(ReferenceBlock, num_heads=2)()
@@ -56,9 +57,10 @@ def test_part_layer_reads_only_the_class_token_and_selected_patches(tiny_run):
 
 def test_eval_is_deterministic_and_training_drops_out(tiny_run):
   model, variables, images, logits, _, _ = tiny_run
-  again, _ = model.apply(variables, images)
+  again, _ = jax.jit(model.apply)(variables, images)
   np.testing.assert_array_equal(again, logits)
-  trained, _ = model.apply(variables, images, train=True, rngs={'dropout': jax.random.key(2)})
+  trained, _ = jax.jit(functools.partial(model.apply, train=True))(
+      variables, images, rngs={'dropout': jax.random.key(2)})
   assert not np.allclose(trained, logits)
 
 
@@ -67,7 +69,7 @@ def test_gradients_reach_every_parameter(tiny_run):
 
   def loss(params):
     return jnp.sum(model.apply({'params': params}, images)[0] ** 2)
-  grads = jax.grad(loss)(variables['params'])
+  grads = jax.jit(jax.grad(loss))(variables['params'])
   unreached = [jax.tree_util.keystr(path) for path, g in
                jax.tree_util.tree_leaves_with_path(grads) if not np.any(g)]
   assert not unreached
@@ -102,7 +104,7 @@ def test_vit_b16_at_448_has_the_released_size(split, parameters, tokens):
 def test_no_classifier_returns_the_class_token():
   model = tiny(num_classes=None)
   images = np.zeros((1, 40, 40, 3), np.float32)
-  (pooled, features), _ = model.init_with_output(jax.random.key(0), images)
+  (pooled, features), _ = jax.jit(model.init_with_output)(jax.random.key(0), images)
   np.testing.assert_array_equal(pooled, features['pooled'])
   assert pooled.shape == (1, 16)
 

@@ -88,7 +88,7 @@ def test_part_layer_and_head_keep_their_init(reference):
       state['transformer.encoder.part_layer.attention_norm.weight'],
       npz['Transformer/encoderblock_3/LayerNorm_0/scale'])
   model = released_model(config)
-  initial = model.init(jax.random.key(0), images[:1])['params']
+  initial = jax.jit(model.init)(jax.random.key(0), images[:1])['params']
   pretrained = flax_params(released_checkpoint.timm_state_dict(state))
   started = released_checkpoint.released_pretrained_params(pretrained, initial)
   for name in started:
