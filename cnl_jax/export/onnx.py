@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any
 
 import onnx
 import tf2onnx
@@ -23,6 +24,17 @@ from cnl_jax.export.tflite import ConversionError, converter_reason
 OPSET = 17
 
 
+def _selects_as_where(graph: Any, ops: list[Any]) -> list[Any]:
+  """A tf2onnx rewriter: every select stays an ONNX Where. tf2onnx otherwise writes a float
+  select as c·x + (1 - c)·y, which is NaN wherever the branch not taken is infinite: exact
+  GELU's erfc takes both branches of its expansion, and one overflows near 0."""
+  del graph
+  for op in ops:
+    if op.type in ('Select', 'SelectV2'):
+      op.set_attr('handles_nan', True)
+  return ops
+
+
 def to_onnx(tflite_model: bytes, quantize: str = 'none') -> bytes:
   """The ONNX model of `tflite_model`, which must be the float32 export for 'none' and
   'float16' and the int8 export for 'int8'. Input and output stay float32."""
@@ -31,7 +43,8 @@ def to_onnx(tflite_model: bytes, quantize: str = 'none') -> bytes:
     with open(path, 'wb') as file:
       file.write(tflite_model)
     try:
-      model, _ = tf2onnx.convert.from_tflite(path, opset=OPSET)
+      model, _ = tf2onnx.convert.from_tflite(path, opset=OPSET,
+                                             custom_rewriter=[_selects_as_where])
     except Exception as error:  # tf2onnx raises bare exceptions per unsupported op
       raise ConversionError(f'tf2onnx failed: {converter_reason(error)}') from error
   if quantize == 'float16':

@@ -1,0 +1,125 @@
+"""The TransFG network: a ViT whose last block sees only the class token and the patch each
+head of the earlier blocks' attention chain points at.
+
+After the released code (TACJu/TransFG @ 9336fba, models/modeling.py:139-313: `Embeddings`,
+`Encoder`, `Part_Attention`, `VisionTransformer`; ViT-B_16 sizes in models/configs.py:18-33).
+Parameters carry the ViT's names, so one converter serves both: `patch_embed`, `cls_token`,
+`pos_embed`, `block0` .. `block{depth - 2}` (the released `encoder.layer`), `block{depth - 1}`
+(`part_layer`), `norm` (`part_norm`), `head` (`part_head`).
+
+The blocks come from the caller (`block`), as a factory `block(name=...)` of modules called
+`block(x, train=...)` on [batch, tokens, width] that return (x, attention maps
+[batch, heads, tokens, tokens], post-softmax). The released blocks are pre-norm ViT blocks
+(LayerNorm eps 1e-6, exact GELU) with dropout 0.1 in the MLP and none on the attention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from cnl_jax.methods.transfg.part_selection import select_parts
+from cnl_jax.methods.transfg.patches import PATCH_SIZE, Split, patch_stride, patches_per_side
+from cnl_jax.models.layers import torch_bias_init, torch_dense, torch_kernel_init
+
+LAYER_NORM_EPSILON = 1e-6  # the released part_norm (modeling.py:258)
+
+
+class TransFG(nn.Module):
+  """TransFG returning `(logits, features)`.
+
+  features: `patch_embed` [batch, h, w, width]; each block's output `block{i}` (the last one
+  [batch, 1 + heads, width]); `class_token_attention` [batch, heads, tokens], the class
+  token's row of the first depth - 1 blocks' attention chain (the rollout map drawn by the
+  tools); `part_indices` [batch, heads], the token each head selected; `norm` (the part
+  norm's output) and `pooled` [batch, width], its class token: the classifier's input and
+  the contrastive loss's features. With `num_classes=None` there is no classifier and the
+  first output is `pooled`.
+
+  Attributes:
+    num_classes: classes of the part head, or None for none.
+    block: the block factory (module docstring); `depth` blocks are made from it.
+    width: token width (768 for ViT-B/16).
+    depth: blocks in all, the part layer included (the released `num_layers`, 12).
+    patch_size, split, slide_step: the patch embedding (`patches.patch_stride`); the
+      released CLI default is 'non-overlap', its README and paper use 'overlap' with 12.
+    dropout_rate: dropout on the embedded tokens (the released `dropout_rate` 0.1).
+    dtype: compute dtype; param_dtype: parameter dtype.
+  """
+  num_classes: int | None
+  block: Callable[..., nn.Module]
+  width: int = 768
+  depth: int = 12
+  patch_size: int = PATCH_SIZE
+  split: Split = 'overlap'
+  slide_step: int = 12
+  dropout_rate: float = 0.1
+  dtype: Any = jnp.float32
+  param_dtype: Any = jnp.float32
+
+  def grid_size(self, height: int, width: int) -> tuple[int, int]:
+    """Patches per column and per row of an image of `height` x `width` pixels."""
+    return tuple(patches_per_side(side, self.split, self.slide_step, self.patch_size)
+                 for side in (height, width))
+
+  @nn.compact
+  def __call__(self, images: jax.Array, *, train: bool = False
+               ) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """images [batch, height, width, 3] -> (logits [batch, num_classes], features)."""
+    self._check(images)
+    common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+    features = {}
+    stride = patch_stride(self.split, self.slide_step, self.patch_size)
+    x = nn.Conv(self.width, (self.patch_size,) * 2, (stride,) * 2, padding='VALID',
+                kernel_init=torch_kernel_init,
+                bias_init=torch_bias_init(3 * self.patch_size ** 2), name='patch_embed',
+                **common)(images.astype(self.dtype))
+    features['patch_embed'] = x
+    batch = x.shape[0]
+    # Zeros as released (modeling.py:158-159); both are loaded from the checkpoint.
+    cls_token = self.param('cls_token', nn.initializers.zeros, (1, 1, self.width),
+                           self.param_dtype)
+    x = jnp.concatenate([jnp.broadcast_to(cls_token, (batch, 1, self.width)).astype(x.dtype),
+                         x.reshape(batch, -1, self.width)], axis=1)
+    position = self.param('pos_embed', nn.initializers.zeros, (1, x.shape[1], self.width),
+                          self.param_dtype)
+    x = nn.Dropout(self.dropout_rate)(x + position.astype(x.dtype), deterministic=not train)
+
+    maps = []
+    for index in range(self.depth - 1):
+      x, weights = self.block(name=f'block{index}')(x, train=train)
+      features[f'block{index}'] = x
+      maps.append(weights)
+    selection = select_parts(maps, x)
+    features['class_token_attention'] = selection.class_token_attention
+    features['part_indices'] = selection.indices
+    x, _ = self.block(name=f'block{self.depth - 1}')(selection.tokens, train=train)
+    features[f'block{self.depth - 1}'] = x
+    x = nn.LayerNorm(LAYER_NORM_EPSILON, name='norm', **common)(x)
+    features['norm'] = x
+    pooled = x[:, 0]
+    features['pooled'] = pooled
+    if self.num_classes is None:
+      return pooled, features
+    # PyTorch's default Linear init: the released load_from never touches part_head.
+    logits = torch_dense(self.num_classes, self.width, 'head', **common)(pooled)
+    return logits.astype(jnp.float32), features
+
+  def _check(self, images: jax.Array) -> None:
+    if images.ndim != 4 or images.shape[-1] != 3:
+      raise ValueError(f'TransFG takes images [batch, height, width, 3], got {images.shape}.')
+    if self.depth < 2:
+      raise ValueError(f'TransFG needs at least 2 blocks (selection and part layer), got '
+                       f'depth={self.depth}.')
+    stride = patch_stride(self.split, self.slide_step, self.patch_size)
+    height, width = images.shape[1:3]
+    if min(height, width) < self.patch_size or (height - self.patch_size) % stride or (
+        width - self.patch_size) % stride:
+      raise ValueError(
+          f'Images of {height}x{width} do not tile into {self.patch_size} px patches at '
+          f'stride {stride} (split={self.split!r}): use sides of {self.patch_size} + a '
+          f'multiple of {stride} (448 for the released runs, 304 for iNat).')
