@@ -13,7 +13,7 @@ from cnl_jax.export.tflite import to_tflite
 from cnl_jax.lite import RUNTIMES
 from cnl_jax.methods.transfg import released_checkpoint
 from test_transfg_released import reference, released_model  # noqa: F401 (fixture)
-from transfg_reference import flax_params
+from helpers.transfg_reference import flax_params
 
 
 @pytest.fixture(scope='module')

@@ -8,7 +8,7 @@ import pytest
 from scipy import ndimage
 
 from cnl_jax.methods.transfg import patches, position_embedding
-from transfg_reference import released_zoom
+from helpers.transfg_reference import released_zoom
 
 
 @pytest.mark.parametrize('image_size, split, side', [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import losses
-from transfg_reference import released_con_loss, released_label_smoothing
+from helpers.transfg_reference import released_con_loss, released_label_smoothing
 
 
 def class_features(rng, batch=8, width=16, classes=3):

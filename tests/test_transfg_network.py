@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import TransFG
-from transfg_reference import ReferenceBlock, primitive_names, released_part_selection
+from helpers.transfg_reference import ReferenceBlock, primitive_names, released_part_selection
 
 
 def tiny(num_classes=5, **kwargs):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import part_selection
-from transfg_reference import primitive_names, released_part_selection
+from helpers.transfg_reference import primitive_names, released_part_selection
 
 
 def random_attention(rng, layers=11, batch=2, heads=3, tokens=17, sharpness=3.0):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import TransFG, losses, position_embedding, released_checkpoint
-from transfg_reference import ReferenceBlock, flax_params
+from helpers.transfg_reference import ReferenceBlock, flax_params
 
 FIXTURE = pathlib.Path(__file__).parent / 'fixtures' / 'transfg_reference.npz'
 
