@@ -44,7 +44,7 @@ def get_config() -> ml_collections.ConfigDict:
   # test image's views. 'none' (one centre crop, the paper's protocol), 'flip' (and its
   # mirror), 'five_crop' (torchvision's FiveCrop: the corners and the centre of the resized
   # image) or 'five_crop_flip' (those five and their mirrors). `eval_tta` is used by
-  # `--mode eval` and `cnl_jax.evaluate`; `epoch_eval_tta` by the eval after each training
+  # `--mode eval` and `cnl-jax eval`; `epoch_eval_tta` by the eval after each training
   # epoch (and so by the best checkpoint's choice), which it makes views x slower.
   config.eval_tta = 'none'
   config.epoch_eval_tta = 'none'

@@ -111,18 +111,18 @@ class Method:
     return {}
 
   def panels(self, variables: dict[str, Any], image: jax.Array) -> dict[str, Panel]:
-    """What `cnl_jax.visualize` shows of one image [height, width, 3] besides attention
+    """What `cnl-jax visualize` shows of one image [height, width, 3] besides attention
     maps, by name; none by default."""
     del variables, image
     return {}
 
   def attention_titles(self) -> dict[str, str]:
-    """Column titles of the attention maps `cnl_jax.visualize` shows, by map path; the
+    """Column titles of the attention maps `cnl-jax visualize` shows, by map path; the
     paths themselves by default."""
     return {}
 
   def cam_targets(self) -> tuple[CamTarget, ...]:
-    """The heads `cnl_jax.visualize` explains with Grad-CAM and the feature map each reads:
+    """The heads `cnl-jax visualize` explains with Grad-CAM and the feature map each reads:
     the last convolutional stage for a one-head network, each head's own input for several;
     none by default."""
     return ()

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 # `mutable=[ATTENTION_MAPS]` to get them; the model itself does not change.
 ATTENTION_MAPS = 'attention_maps'
 # The transformers' self-attention between tokens, per head, kept apart from the spatial
-# maps of the NL and CNL blocks that `cnl_jax.visualize` draws.
+# maps of the NL and CNL blocks that `cnl-jax visualize` draws.
 TOKEN_ATTENTION_MAPS = 'token_attention_maps'
 
 Implementation = Literal['xla', 'cudnn', 'auto'] | None
