@@ -59,7 +59,7 @@ def test_too_many_classes_is_an_error():
 
 def test_samples_are_the_first_test_image_of_distinct_classes(tmp_path):
   """write_samples copies test images byte for byte, one per class, as files a tool reads."""
-  config = data.default_data_config()
+  config = data_config()
   config.cache_dir = str(tmp_path / 'cache')
   config.synthetic_classes = 4
   config.synthetic_image_size = 32

@@ -10,7 +10,7 @@ import optax
 import pytest
 from PIL import Image
 
-from cnl_jax import visualize
+from cnl_jax.cli import visualize
 from cnl_jax.data.image_files import read_eval_image
 from cnl_jax.methods.tasn import TASN, TASNMethod, distillation_loss
 from cnl_jax.trained_run import TrainedRun

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sys
+import traceback
 from typing import Any
 
 import jax
@@ -98,8 +99,15 @@ def _silence_orbax_echoes() -> None:
   The error itself reaches the main thread, which reports it once: one line for an
   operating-system error, a traceback otherwise.
   """
-  logging.getLogger('absl').addFilter(
-      lambda record: not (record.exc_info and _from_orbax(record.pathname)))
+  def echo(record: logging.LogRecord) -> bool:
+    """A failure logged from inside Orbax, or by asyncio for one of Orbax's tasks."""
+    if not record.exc_info or record.exc_info[2] is None:
+      return False
+    frames = traceback.extract_tb(record.exc_info[2])
+    return _from_orbax(record.pathname) or any(_from_orbax(frame.filename) for frame in frames)
+
+  for logger in ('absl', 'asyncio'):
+    logging.getLogger(logger).addFilter(lambda record: not echo(record))
   previous = sys.unraisablehook
 
   def unraisable(report):
