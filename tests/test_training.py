@@ -178,7 +178,7 @@ def test_misspelt_method_option_is_one_line_naming_the_valid_ones(tmp_path):
   assert process.returncode == 1 and 'Traceback' not in stderr, stderr
   assert stderr.strip().splitlines()[-1] == (
       "error: config.method.label_smothing is not an option of method 'classification', which "
-      "trains config.model='resnet18_2cnl'; its options: label_smoothing.")
+      "trains config.model='resnet18_2cnl'; its options: label_smoothing, layer_decay.")
   assert not workdir.exists()
 
 
