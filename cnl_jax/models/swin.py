@@ -29,9 +29,9 @@ import numpy as np
 
 from cnl_jax.models.attention import Implementation
 from cnl_jax.models.cnl import CNL, Reshape
-from cnl_jax.models.layers import torch_bias_init, torch_kernel_init
 from cnl_jax.models.resnet import CNLPlacement
-from cnl_jax.models.transformer_layers import Attention, DropPath, Mlp, dense, drop_path_rates
+from cnl_jax.models.transformer_layers import (Attention, DropPath, Mlp, dense, drop_path_rates,
+                                               patch_embedding)
 
 LAYER_NORM_EPSILON = 1e-5  # torch nn.LayerNorm's default, which timm's Swin keeps
 MASKED = -100.0            # timm's shift-mask value between different regions
@@ -191,10 +191,7 @@ class SwinTransformer(nn.Module):
     self._check(images)
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     features = {}
-    fan_in = 3 * self.patch_size ** 2
-    x = nn.Conv(self.width, (self.patch_size,) * 2, (self.patch_size,) * 2, padding='VALID',
-                kernel_init=torch_kernel_init, bias_init=torch_bias_init(fan_in),
-                name='patch_embed', **common)(images.astype(self.dtype))
+    x = patch_embedding(images, self.width, self.patch_size, self.patch_size, **common)
     x = nn.LayerNorm(LAYER_NORM_EPSILON, name='patch_embed_norm', **common)(x)
     features['patch_embed'] = x
     names = block_names(self.depths)

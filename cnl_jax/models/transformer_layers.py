@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnl_jax.models.attention import TOKEN_ATTENTION_MAPS, DotProductAttention, Implementation
+from cnl_jax.models.layers import torch_bias_init, torch_kernel_init
 
 # timm's ViT init (`init_weights_vit_timm`): truncated N(0, 0.02) weights, zero biases.
 dense_init = nn.initializers.truncated_normal(stddev=0.02)
@@ -19,6 +20,16 @@ dense_init = nn.initializers.truncated_normal(stddev=0.02)
 def dense(features: int, name: str, **common: Any) -> nn.Dense:
   """nn.Linear with timm's ViT init."""
   return nn.Dense(features, kernel_init=dense_init, name=name, **common)
+
+
+def patch_embedding(images: jax.Array, width: int, patch_size: int, stride: int,
+                    **common: Any) -> jax.Array:
+  """images [batch, height, width, 3] -> patch features [batch, rows, columns, width]: the
+  `patch_embed` conv of timm's ViT and Swin (PyTorch's default init), its patches `stride`
+  apart (overlapping where stride < patch_size). Called inside a compact module."""
+  return nn.Conv(width, (patch_size,) * 2, (stride,) * 2, padding='VALID',
+                 kernel_init=torch_kernel_init, bias_init=torch_bias_init(3 * patch_size ** 2),
+                 name='patch_embed', **common)(images.astype(common.get('dtype', images.dtype)))
 
 
 def drop_path_rates(rate: float, blocks: int) -> tuple[float, ...]:

@@ -28,9 +28,8 @@ import jax.numpy as jnp
 
 from cnl_jax.models.attention import Implementation
 from cnl_jax.models.cnl import CNL, Reshape
-from cnl_jax.models.layers import torch_bias_init, torch_kernel_init
 from cnl_jax.models.transformer_layers import (Attention, DropPath, Mlp, dense, dense_init,
-                                               drop_path_rates)
+                                               drop_path_rates, patch_embedding)
 
 LAYER_NORM_EPSILON = 1e-6  # timm's ViT (vision_transformer.py: partial(nn.LayerNorm, 1e-6))
 
@@ -146,10 +145,7 @@ class VisionTransformer(nn.Module):
     self._check(images)
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     features = {}
-    fan_in = 3 * self.patch_size ** 2
-    x = nn.Conv(self.width, (self.patch_size,) * 2, (self.stride,) * 2, padding='VALID',
-                kernel_init=torch_kernel_init, bias_init=torch_bias_init(fan_in),
-                name='patch_embed', **common)(images.astype(self.dtype))
+    x = patch_embedding(images, self.width, self.patch_size, self.stride, **common)
     features['patch_embed'] = x
     batch, *grid, _ = x.shape
     grid = tuple(grid)

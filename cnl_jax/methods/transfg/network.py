@@ -24,7 +24,8 @@ import jax.numpy as jnp
 
 from cnl_jax.methods.transfg.part_selection import select_parts
 from cnl_jax.methods.transfg.patches import PATCH_SIZE, Split, patch_stride, patches_per_side
-from cnl_jax.models.layers import torch_bias_init, torch_dense, torch_kernel_init
+from cnl_jax.models.layers import torch_dense
+from cnl_jax.models.transformer_layers import patch_embedding
 
 LAYER_NORM_EPSILON = 1e-6  # the released part_norm (modeling.py:258)
 
@@ -74,10 +75,7 @@ class TransFG(nn.Module):
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     features = {}
     stride = patch_stride(self.split, self.slide_step, self.patch_size)
-    x = nn.Conv(self.width, (self.patch_size,) * 2, (stride,) * 2, padding='VALID',
-                kernel_init=torch_kernel_init,
-                bias_init=torch_bias_init(3 * self.patch_size ** 2), name='patch_embed',
-                **common)(images.astype(self.dtype))
+    x = patch_embedding(images, self.width, self.patch_size, stride, **common)
     features['patch_embed'] = x
     batch = x.shape[0]
     # Zeros as released (modeling.py:158-159); both are loaded from the checkpoint.
