@@ -41,6 +41,13 @@ def test_per_step_warmup_is_linear_in_steps():
   assert float(schedule(warmup_steps)) == pytest.approx(1e-2)
 
 
+@pytest.mark.parametrize('warmup_per', ['epoch', 'step'])
+def test_no_warmup_starts_at_the_peak(warmup_per):
+  config = default.get_config()
+  config.warmup_per, config.warmup_epochs = warmup_per, 0
+  assert rate_at(config, 0) == pytest.approx(1e-2) == rate_at(config, 0, 3)
+
+
 def test_cosine_runs_from_the_peak_to_zero_over_its_horizon():
   config = default.get_config()
   config.schedule, config.warmup_epochs, config.num_epochs = 'cosine', 0, 10

@@ -32,7 +32,7 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps_per_epoch: 
     if config.warmup_per == 'epoch':
       progress = epoch / max(warmup_epochs - 1, 1)
     else:
-      progress = step / (warmup_epochs * steps_per_epoch)
+      progress = step / max(warmup_epochs * steps_per_epoch, 1)
     warmup = start + (peak - start) * jnp.minimum(progress, 1.0)
     if config.schedule == 'cosine':
       horizon = config.cosine_steps or config.num_epochs * steps_per_epoch
