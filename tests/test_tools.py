@@ -13,6 +13,7 @@ from PIL import Image
 from cnl_jax import create_model, data, training
 from cnl_jax.cli import evaluate, visualize
 from cnl_jax.cli.harness import run_command
+from cnl_jax.cli.parsers import UsageError
 from cnl_jax.data.sources import prepared_builder
 from cnl_jax.methods import resolved_config
 from cnl_jax.trained_run import TrainedRun, load_run
@@ -190,6 +191,23 @@ def test_visualize_nl_model(nl_run, image_files, tmp_path):
   names = {os.path.basename(path).split('_q')[0] for path in paths[:-1]}
   assert names == {'nl_block_after_res3_1', 'nl_block_after_res4_1'}
   _assert_pngs(paths)
+
+
+def test_visualize_plain_model_draws_its_grad_cam_alone(nl_run, image_files, tmp_path):
+  """A model without CNL, NL or panels still has Grad-CAM to show; a query is a usage
+  error."""
+  config = nl_run.config.copy_and_resolve_references()
+  config.model = 'resnet18'
+  model = create_model(config.model, len(nl_run.class_names), **config.model_overrides)
+  variables = model.init(jax.random.key(0), jnp.zeros((1, config.image_size,
+                                                       config.image_size, 3)))
+  plain = TrainedRun(config, nl_run.class_names, variables)
+  image = str(image_files / '1.jpg')
+  paths = visualize.write_figures(plain, image, None, str(tmp_path))
+  assert [os.path.basename(path) for path in paths] == ['cam_classifier.png', 'cams.png']
+  _assert_pngs(paths)
+  with pytest.raises(UsageError, match='--query does not apply'):
+    visualize.write_figures(plain, image, [(3, 3)], str(tmp_path))
 
 
 def test_grids_head_their_columns_and_name_the_predicted_class(run, nl_run, image_files):

@@ -16,7 +16,8 @@ in module order, each column headed (the input, each CNL response layer or NL bl
 
 A method may show pictures of its own (`Method.panels`: heatmaps over the image, or images
 it derives, e.g. a sampling map and the image sampled from it); a model without attention
-maps then writes those, one PNG each, and `grid.png`: the image and every panel.
+maps then writes those, one PNG each, and `grid.png`: the image and every panel. A model
+with neither (ResNet, ViT or Swin without CNL or NL) gets only its class activation maps.
 
 Beside either, the class activation maps (Grad-CAM: `cnl_jax.grad_cam`) of every head the
 method explains (`Method.cam_targets`: the last convolutional stage, or each head's own
@@ -136,8 +137,8 @@ def attention_figures(run: TrainedRun, image: np.ndarray, queries: Sequence[tupl
   image_size = run.config.image_size
   maps = {name: weights[0] for name, weights in run.attention_maps(image[None]).items()}
   if not maps:
-    raise UserError(f'Model {run.config.model!r} has no attention maps (neither CNL nor NL) '
-                    'and its method shows no panels.')
+    raise UserError(f'Model {run.config.model!r} has no attention maps (neither CNL nor '
+                    'NL).')
   pixels = _shown(run, image)
   titles = {name: run.method.attention_titles().get(name, name) for name in maps}
   prediction = prediction_title(run, image)
@@ -231,20 +232,32 @@ def visualize_cams(run: TrainedRun, image: np.ndarray, output: str) -> list[str]
   return _write(output, {}, cam_figures(run, image))
 
 
+def write_figures(run: TrainedRun, image_path: str,
+                  queries: Sequence[tuple[int, int]] | None, output: str) -> list[str]:
+  """Every figure of the image file at `image_path` (see the module docstring): the attention
+  maps at `queries` (None: `default_queries`) where the model has any, else the method's
+  panels, then the Grad-CAM of each head it explains; returns their paths. A plain model
+  (ResNet, ViT, Swin without CNL or NL) gets its Grad-CAM alone."""
+  image = run.read_eval_image(image_path)
+  if run.attention_maps(image[None]):
+    queries = queries or default_queries(run.config.image_size)
+    paths = _write(output, {}, attention_figures(run, image, queries))
+  elif queries:
+    raise UsageError(f'--query does not apply to {run.config.model!r}: it has no attention '
+                     'maps (neither CNL nor NL) to read at a query.')
+  else:
+    paths = visualize_panels(run, image, output) if run.panels(image) else []
+  paths += visualize_cams(run, image, output)
+  if not paths:
+    raise UserError(f'Model {run.config.model!r} has no attention maps, no panels and no '
+                    'head Grad-CAM explains: nothing to draw.')
+  return paths
+
+
 def run(args: argparse.Namespace) -> int:
   trained = load_run(args.workdir)
-  output = args.output or os.path.join(args.workdir, 'attention')
-  image = trained.read_eval_image(args.image)
-  if not trained.attention_maps(image[None]) and trained.panels(image):
-    if args.query:
-      raise UsageError(f'--query does not apply to {trained.config.model!r}: it has no '
-                       'attention maps; its method shows panels, which have no query.')
-    print('\n'.join([*visualize_panels(trained, image, output),
-                     *visualize_cams(trained, image, output)]))
-    return 0
   size = trained.config.image_size
-  queries = ([parse_query(text, size) for text in args.query] if args.query
-             else default_queries(size))
-  print('\n'.join([*visualize(trained, args.image, queries, output),
-                   *visualize_cams(trained, image, output)]))
+  queries = [parse_query(text, size) for text in args.query] if args.query else None
+  output = args.output or os.path.join(args.workdir, 'attention')
+  print('\n'.join(write_figures(trained, args.image, queries, output)))
   return 0
