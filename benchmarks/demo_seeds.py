@@ -2,7 +2,8 @@
 
 The README quotes the mean and range of this table: the demo must land the same on any
 machine, so one run is not a figure. Each seed is a fresh `python main.py` in its own
-temporary workdir; the overrides after `--` go to every run.
+temporary workdir (or `--keep DIR`'s `seed<N>`, kept for the inspection tools); the
+overrides after `--` go to every run.
 
   PYTHONPATH=. python benchmarks/demo_seeds.py --seeds 0 1 2 3 4 --output demo_seeds.json
   PYTHONPATH=. python benchmarks/demo_seeds.py --seeds 0 -- --config.num_epochs=2
@@ -22,9 +23,11 @@ import time
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 
 
-def run_seed(config: str, seed: int, overrides: list[str]) -> dict[str, float]:
+def run_seed(config: str, seed: int, overrides: list[str], keep: str | None
+             ) -> dict[str, float]:
   """One training run: its final test top-1, wall seconds and median training images/s."""
-  with tempfile.TemporaryDirectory() as workdir:
+  with tempfile.TemporaryDirectory() as temporary:
+    workdir = pathlib.Path(keep, f'seed{seed}').resolve() if keep else temporary
     start = time.perf_counter()
     subprocess.run([sys.executable, 'main.py', '--config', config, '--workdir', workdir,
                     f'--config.seed={seed}', *overrides], cwd=REPOSITORY, check=True,
@@ -51,12 +54,16 @@ def main() -> None:
   parser.add_argument('--config', default='configs/demo.py')
   parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
   parser.add_argument('--output', help='JSON file for the rows and their summary')
+  parser.add_argument('--keep', metavar='DIR', help='train seed N into DIR/seedN and keep it')
   parser.add_argument('overrides', nargs='*', help='--config.field=value for every run')
   args = parser.parse_args()
+  if args.keep and any(pathlib.Path(args.keep, f'seed{seed}').exists() for seed in args.seeds):
+    parser.error(f'--keep {args.keep} already holds a seed<N> run of these seeds (it would '
+                 'resume, not train): name an empty folder.')
   rows = []
   print(f'{"seed":>4}  {"top-1":>6}  {"wall":>7}  {"img/s":>6}', flush=True)
   for seed in args.seeds:
-    row = run_seed(args.config, seed, args.overrides)
+    row = run_seed(args.config, seed, args.overrides, args.keep)
     rows.append(row)
     print(f'{seed:>4}  {100 * row["top1"]:5.1f}%  {row["wall_s"]:6.0f}s  '
           f'{row["images_per_sec"]:6.0f}', flush=True)
