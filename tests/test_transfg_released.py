@@ -3,6 +3,7 @@
 TACJu/TransFG @ 9336fba): logits, selected parts, the part head's input and the training loss;
 the released state dict's names; what the released `load_from` loads."""
 
+import functools
 import json
 import pathlib
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import TransFG, losses, position_embedding, released_checkpoint
-from cnl_jax.pretrained import convert_timm_state_dict
+from cnl_jax.pretrained import convert_timm_state_dict, google_vit_state_dict
 
 FIXTURE = pathlib.Path(__file__).parent / 'fixtures' / 'transfg_reference.npz'
 
@@ -104,3 +105,15 @@ def test_part_layer_and_head_keep_their_init(reference):
   loaded = released_checkpoint.released_pretrained_params(pretrained, initial,
                                                           load_part_layer=True)
   assert loaded['block3'] is pretrained['block3'] and loaded['head'] is initial['head']
+
+
+def test_released_start_from_the_google_checkpoint(reference):
+  config, state, npz, images, _ = reference
+  model = released_model(config)
+  initial = jax.jit(model.init)(jax.random.key(0), images[:1])
+  started, _ = released_checkpoint.released_start(initial, google_vit_state_dict(npz))
+  released = released_params(model, state, images)
+  for name in started['params']:
+    expected = initial['params'] if name in ('block3', 'head') else released
+    jax.tree_util.tree_map(functools.partial(np.testing.assert_allclose, atol=1e-6),
+                           started['params'][name], expected[name])
