@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.methods.transfg.part_selection import select_parts
+from cnl_jax.methods.transfg.part_selection import PartSelector
 from cnl_jax.methods.transfg.patches import PATCH_SIZE, Split, patch_stride, patches_per_side
 from cnl_jax.models.attention import Implementation
 from cnl_jax.models.layers import torch_dense
@@ -113,7 +113,7 @@ class TransFG(nn.Module):
       x, weights = block(index, return_attention=True)(x, train=train)
       features[f'block{index}'] = x
       maps.append(weights)
-    selection = select_parts(maps, x)
+    selection = PartSelector(name='part_selection')(maps, x)
     features['class_token_attention'] = selection.class_token_attention
     features['part_indices'] = selection.indices
     x = block(self.depth - 1, attention_implementation=self.attention_implementation)(
