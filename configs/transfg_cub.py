@@ -44,10 +44,18 @@ def get_config():
   # whose pairs never cross.
   config.method = ml_collections.ConfigDict({'contrastive_groups': 4})
 
-  # Released, not reproduced here: the schedule is configs/vit_cub.py's (warmup 5 epochs =
-  # 465 steps from 1e-6, cosine from step 0, instead of 500 steps from 0 and a cosine over
-  # steps 500-10,000; the config has no warmup in steps); apex fp16 O2 (here float32;
-  # --config.dtype=bfloat16 is the fast choice); eval every 100 steps on the test set,
-  # reporting the best of all evals (here after every epoch of 93 steps; the best
-  # checkpoint by top-1 is kept).
+  # The released WarmupCosineSchedule (utils/scheduler.py:46-63; train.py:328-332): linear
+  # warmup over 500 steps from 0, then a cosine from the peak at step 500 to 0 at 10,000.
+  # Its loop steps the scheduler before each update, so update k (from 0) runs at the
+  # schedule's k + 1: here 499 warmup steps from 0.03 / 500 and a cosine to step 9,999.
+  # 108 epochs of 93 steps cover the 10,000 updates (the last 44 at rate 0).
+  config.warmup_epochs = 0
+  config.warmup_steps = 499
+  config.warmup_start_lr = 0.03 / 500
+  config.cosine_after_warmup = True
+  config.cosine_steps = 9_999
+
+  # Released, not reproduced here: apex fp16 O2 (here float32; --config.dtype=bfloat16 is
+  # the fast choice); eval every 100 steps on the test set, reporting the best of all evals
+  # (here after every epoch of 93 steps; the best checkpoint by top-1 is kept).
   return config
