@@ -116,3 +116,23 @@ def test_no_classifier_returns_the_class_token():
 def test_bad_images_are_refused(shape, match):
   with pytest.raises(ValueError, match=match):
     tiny().init(jax.random.key(0), np.zeros(shape, np.float32))
+
+
+def test_vit_block_returns_the_maps_it_attends_with_and_drops_out_only_in_its_mlp():
+  x = np.random.RandomState(3).normal(size=(2, 5, 16)).astype(np.float32)
+  plain = Block(num_heads=2)
+  variables = jax.jit(functools.partial(plain.init, train=False))(jax.random.key(0), x)
+
+  @jax.jit
+  def outputs(v):
+    dropping = Block(num_heads=2, mlp_dropout_rate=0.5)
+    return (plain.apply(v, x, train=False, mutable=[TOKEN_ATTENTION_MAPS]),
+            Block(num_heads=2, return_attention=True).apply(v, x, train=False),
+            dropping.apply(v, x, train=False),
+            dropping.apply(v, x, train=True, rngs={'dropout': jax.random.key(1)}))
+  (expected, recorded), (output, weights), evaluated, trained = outputs(variables)
+  np.testing.assert_allclose(output, expected, atol=1e-6)
+  np.testing.assert_allclose(
+      weights, recorded[TOKEN_ATTENTION_MAPS]['attn']['attention']['weights'][0], atol=1e-6)
+  np.testing.assert_allclose(evaluated, expected, atol=1e-6)
+  assert not np.allclose(trained, expected)
