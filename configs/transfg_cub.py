@@ -39,10 +39,10 @@ def get_config():
   config.data.std_rgb = (0.229, 0.224, 0.225)
 
   # The released loss: CE (label smoothing 0, the --smoothing_value default) + con_loss with
-  # margin 0.4, weights 1:1. Its con_loss sees one GPU's 16 images, so with the README's 4
-  # GPUs of 16 (the paper's text says batch 16: per GPU) the batch of 64 splits into 4 groups
-  # whose pairs never cross.
-  config.method = ml_collections.ConfigDict({'contrastive_groups': 4})
+  # margin 0.4, weights 1:1. Its con_loss sees one GPU's 16 images (the README runs 4 GPUs
+  # of 16; the paper's text says batch 16: per GPU), so pairs form within groups of 16, also
+  # under --config.grad_accum_steps.
+  config.method = ml_collections.ConfigDict({'contrastive_group_size': 16})
 
   # The released WarmupCosineSchedule (utils/scheduler.py:46-63; train.py:328-332): linear
   # warmup over 500 steps from 0, then a cosine from the peak at step 500 to 0 at 10,000.

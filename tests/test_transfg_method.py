@@ -37,7 +37,8 @@ def variables(batch):
   return jax.jit(tiny_method().init)(jax.random.key(0), batch['image'])
 
 
-@pytest.mark.parametrize('options', [{}, {'contrastive_loss': False, 'label_smoothing': 0.1}])
+@pytest.mark.parametrize('options', [{}, {'contrastive_loss': False, 'label_smoothing': 0.1},
+                                     {'contrastive_group_size': 2}])
 def test_loss_is_the_released_sum(batch, variables, options):
   method = tiny_method(**options)
   params = variables['params']
@@ -49,7 +50,11 @@ def test_loss_is_the_released_sum(batch, variables, options):
   logits, labels = np.asarray(logits, np.float64), batch['label']
   expected = released_label_smoothing(logits, labels, options.get('label_smoothing', 0.0))
   if options.get('contrastive_loss', True):
-    expected += released_con_loss(np.asarray(features['pooled'], np.float64), labels)
+    # The released loss per GPU batch of `contrastive_group_size`, averaged over the GPUs.
+    size = options.get('contrastive_group_size') or len(labels)
+    pooled = np.asarray(features['pooled'], np.float64)
+    expected += np.mean([released_con_loss(pooled[i:i + size], labels[i:i + size])
+                         for i in range(0, len(labels), size)])
   assert float(loss) == pytest.approx(expected, rel=1e-5)
   assert float(metrics['loss']) == float(loss)
   assert ('contrastive_loss' in metrics) == options.get('contrastive_loss', True)
@@ -76,7 +81,8 @@ def test_panels_show_each_heads_patch_and_the_rollout(batch, variables):
 
 
 @pytest.mark.parametrize('options, match', [
-    ({'contrastive_groups': 3}, 'contrastive_groups=3 must be a positive divisor'),
+    ({'contrastive_group_size': 3}, r'contrastive_group_size=3 must be 0 \(the whole batch\) '
+     'or divide the batch each update sees \\(4 '),
     ({'label_smoothing': 1.0}, r'label_smoothing=1.0 must lie in \[0, 1\)'),
     ({'contrastive_margin': 2.0}, r'contrastive_margin=2.0 must lie in \[-1, 1\]'),
 ])

@@ -58,9 +58,10 @@ class TransFGMethod(Method):
     # The released con_loss (always on) and its hard-coded margin (the paper's alpha).
     options.contrastive_loss = True
     options.contrastive_margin = RELEASED_MARGIN
-    # The released con_loss sees one GPU's batch, so its pairs never cross GPUs: the batch
-    # splits into this many consecutive groups (the README run: 4 GPUs of 16 -> 4).
-    options.contrastive_groups = 1
+    # The released con_loss sees one GPU's batch, so its pairs never cross GPUs: pairs are
+    # formed within consecutive groups of this many images (the README run: 16, a GPU's
+    # batch); 0: the whole batch an update sees, as on one GPU.
+    options.contrastive_group_size = 0
     # The released load_from skips every module named part*, so the checkpoint's last block
     # is never read and the part layer trains from random init; True loads it.
     options.pretrained_part_layer = False
@@ -74,12 +75,13 @@ class TransFGMethod(Method):
     if not -1 <= options.contrastive_margin <= 1:
       raise ConfigError(f'config.method.contrastive_margin={options.contrastive_margin} '
                         'must lie in [-1, 1] (a cosine similarity); the released is 0.4.')
-    micro_batch = config.batch_size // config.get('grad_accum_steps', 1)
-    groups = options.contrastive_groups
-    if groups < 1 or micro_batch % groups:
+    micro_batch = config.batch_size // config.grad_accum_steps
+    size = options.contrastive_group_size
+    if size < 0 or (size and micro_batch % size):
       raise ConfigError(
-          f'config.method.contrastive_groups={groups} must be a positive divisor of the '
-          f'batch each update sees ({micro_batch} = batch_size / grad_accum_steps).')
+          f'config.method.contrastive_group_size={size} must be 0 (the whole batch) or '
+          f'divide the batch each update sees ({micro_batch} = batch_size / '
+          'grad_accum_steps).')
 
   def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:
@@ -91,9 +93,10 @@ class TransFGMethod(Method):
     metrics = {'part_loss': part_loss(logits, labels, self.options.label_smoothing)}
     loss = metrics['part_loss']
     if self.options.contrastive_loss:
+      size = self.options.contrastive_group_size or labels.shape[0]
       metrics['contrastive_loss'] = contrastive_loss(
           features['pooled'], labels, self.options.contrastive_margin,
-          self.options.contrastive_groups)
+          labels.shape[0] // size)
       loss = loss + metrics['contrastive_loss']
     metrics.update(loss=loss, top1=jnp.mean(jnp.argmax(logits, -1) == labels))
     return loss, (new_state, metrics)
