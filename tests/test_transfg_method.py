@@ -65,7 +65,7 @@ def test_panels_show_each_heads_patch_and_the_rollout(batch, variables):
   method = tiny_method()
   image = batch['image'][0]
   panels = method.panels(variables, image)
-  _, features = method.model.apply(variables, image[None])
+  _, features = jax.jit(method.model.apply)(variables, image[None])
   selected = panels['selected_parts'].values
   # Every head adds one 16 px patch; the map is zero away from the selected patches.
   assert selected.shape == image.shape[:2]
@@ -80,11 +80,24 @@ def test_panels_show_each_heads_patch_and_the_rollout(batch, variables):
   assert rollout.sum() + class_token_share == pytest.approx(1, rel=1e-5)
 
 
+def test_only_the_part_layer_starts_as_released(batch, variables):
+  timm = jax.jit(tiny_method(part_layer_init='timm').init)(jax.random.key(0), batch['image'])
+  released, timm = variables['params'], timm['params']
+  for name in set(released) - {'block2'}:
+    jax.tree_util.tree_map(np.testing.assert_array_equal, released[name], timm[name])
+  # PyTorch's Linear default, U(+-1/sqrt(16)), where timm draws N(0, 0.02) truncated.
+  qkv = np.asarray(released['block2']['attn']['qkv']['kernel'])
+  assert np.abs(qkv).max() <= 0.25 and qkv.std() == pytest.approx(0.25 / np.sqrt(3), rel=0.2)
+  assert np.asarray(timm['block2']['attn']['qkv']['kernel']).std() < 0.03
+  assert np.abs(released['block2']['mlp']['fc1']['bias']).max() < 1e-5
+
+
 @pytest.mark.parametrize('options, match', [
     ({'contrastive_group_size': 3}, r'contrastive_group_size=3 must be 0 \(the whole batch\) '
      'or divide the batch each update sees \\(4 '),
     ({'label_smoothing': 1.0}, r'label_smoothing=1.0 must lie in \[0, 1\)'),
     ({'contrastive_margin': 2.0}, r'contrastive_margin=2.0 must lie in \[-1, 1\]'),
+    ({'part_layer_init': 'xavier'}, "part_layer_init='xavier' must be one of"),
 ])
 def test_bad_options_are_refused(options, match):
   with pytest.raises(ConfigError, match=match):

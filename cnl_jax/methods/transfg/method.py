@@ -22,7 +22,10 @@ from cnl_jax.grad_cam import CamTarget
 from cnl_jax.methods.base import Method, Metrics, Panel
 from cnl_jax.methods.transfg.losses import RELEASED_MARGIN, contrastive_loss, part_loss
 from cnl_jax.methods.transfg.patches import patch_stride
-from cnl_jax.methods.transfg.released_checkpoint import released_start
+from cnl_jax.methods.transfg.released_checkpoint import (released_part_layer_init,
+                                                         released_start)
+
+PART_LAYER_INITS = ('released', 'timm')
 
 
 def selected_patches_map(part_indices: np.ndarray, grid: tuple[int, int], patch_size: int,
@@ -65,10 +68,16 @@ class TransFGMethod(Method):
     # The released load_from skips every module named part*, so the checkpoint's last block
     # is never read and the part layer trains from random init; True loads it.
     options.pretrained_part_layer = False
+    # The part layer's random init: 'released' (PyTorch's Linear default for the attention,
+    # Xavier for the MLP, `released_part_layer_init`) or 'timm' (the ViT's, as the others).
+    options.part_layer_init = 'released'
     return options
 
   def check(self, config: ml_collections.ConfigDict) -> None:
     options = self.options
+    if options.part_layer_init not in PART_LAYER_INITS:
+      raise ConfigError(f'config.method.part_layer_init={options.part_layer_init!r} must be '
+                        f'one of {PART_LAYER_INITS}.')
     if not 0 <= options.label_smoothing < 1:
       raise ConfigError(f'config.method.label_smoothing={options.label_smoothing} must lie '
                         'in [0, 1).')
@@ -82,6 +91,17 @@ class TransFGMethod(Method):
           f'config.method.contrastive_group_size={size} must be 0 (the whole batch) or '
           f'divide the batch each update sees ({micro_batch} = batch_size / '
           'grad_accum_steps).')
+
+  def init(self, rng: jax.Array, images: jax.Array) -> dict[str, Any]:
+    """Variables of the model, the part layer initialised as `part_layer_init` says."""
+    model_rng, part_layer_rng = jax.random.split(rng)
+    variables = super().init(model_rng, images)
+    if self.options.part_layer_init == 'timm':
+      return variables
+    part_layer = f'block{self.model.depth - 1}'
+    params = {**variables['params'], part_layer: released_part_layer_init(
+        variables['params'][part_layer], part_layer_rng)}
+    return {**variables, 'params': params}
 
   def loss(self, params: Any, model_state: Any, batch: dict[str, jax.Array], rng: jax.Array,
            update: int) -> tuple[jax.Array, tuple[Any, Metrics]]:

@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import flax.linen as nn
+import jax
 import numpy as np
 
 from cnl_jax.errors import WeightsError
@@ -110,3 +112,27 @@ def released_start(variables: Mapping[str, Any], state_dict: Mapping[str, np.nda
   params = released_pretrained_params(converted['params'], variables['params'],
                                       load_part_layer)
   return {**converted, 'params': params}, report
+
+
+def released_part_layer_init(block: Mapping[str, Any], rng: jax.Array) -> dict[str, Any]:
+  """A ViT block's params (`block{L-1}`, the part layer) redrawn as the released code
+  initialises its part layer, which `load_from` never overwrites (models/modeling.py:68-126):
+  the query, key, value and output projections with PyTorch's Linear default (weights and
+  biases U(±1/sqrt(fan_in))), the MLP's kernels Xavier-uniform and its biases N(0, 1e-6).
+  The LayerNorms (ones, zeros) are timm's too. Shapes and dtypes are kept."""
+  keys = iter(jax.random.split(rng, 8))
+
+  def torch_linear(layer: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+    bound = 1 / math.sqrt(layer['kernel'].shape[0])
+    return {name: jax.random.uniform(next(keys), value.shape, value.dtype, -bound, bound)
+            for name, value in layer.items()}
+
+  def xavier(layer: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+    kernel, bias = layer['kernel'], layer['bias']
+    return {'kernel': nn.initializers.xavier_uniform()(next(keys), kernel.shape, kernel.dtype),
+            'bias': 1e-6 * jax.random.normal(next(keys), bias.shape, bias.dtype)}
+
+  attention, mlp = block['attn'], block['mlp']
+  return {**block,
+          'attn': {name: torch_linear(attention[name]) for name in ('qkv', 'proj')},
+          'mlp': {name: xavier(mlp[name]) for name in ('fc1', 'fc2')}}
