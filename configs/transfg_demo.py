@@ -2,7 +2,10 @@
 on any CPU; the same model size and optimiser as configs/vit_demo.py, so the two compare.
 
 No download: the data are generated from a seed on first use. Not yet judged over seeds
-(`benchmarks/demo_seeds.py --config configs/transfg_demo.py`, as the other demos).
+(`benchmarks/demo_seeds.py --config configs/transfg_demo.py`, as the other demos). One
+sanity run, `python main.py --config configs/transfg_demo.py --workdir W
+--config.num_epochs=3 --config.warmup_epochs=1` on the project's 2-core CPU: 14.8% test
+top-1 after 3 epochs (chance 5%), about 15 s an epoch.
 """
 
 import ml_collections
