@@ -24,6 +24,7 @@ from cnl_jax.methods.transfg.losses import RELEASED_MARGIN, contrastive_loss, pa
 from cnl_jax.methods.transfg.patches import patch_stride
 from cnl_jax.methods.transfg.released_checkpoint import (released_part_layer_init,
                                                          released_start)
+from cnl_jax.pretrained import read_timm_source
 
 PART_LAYER_INITS = ('released', 'timm')
 
@@ -132,9 +133,8 @@ class TransFGMethod(Method):
     ViT-B_16.npz) with the position embeddings zoomed as the released `load_from` does
     (align-corners bilinear), the final norm into the part norm, and the part layer and head
     left at their random init (`pretrained_part_layer` loads the part layer)."""
-    from cnl_jax import pretrained  # pylint: disable=import-outside-toplevel
     (architecture,) = self.pretrained_backbones().values()
-    state, _ = pretrained.read_timm_source(source, architecture)
+    state, _ = read_timm_source(source, architecture)
     started, report = released_start(variables, state, self.options.pretrained_part_layer)
     kept = ['head'] + ([] if self.options.pretrained_part_layer
                        else [f'block{self.model.depth - 1}'])
