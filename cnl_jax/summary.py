@@ -11,6 +11,8 @@ counts CNL's shared theta once per response (its released code recomputes it per
 response), and leaves out the attention products; those are listed separately here.
 `--graph train` counts the training forward pass, which differs from the test pass for
 models with training-only branches (TASN's heads); batch statistics and dropout are live.
+A module that multiplies attention maps outside `DotProductAttention` counts its products
+itself (`attention_macs(*args)`: TransFG's part selection chain).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class ModelSummary:
   overrides: dict[str, Any]
   params: int
   macs_paper: int       # conv + dense, CNL theta counted once per response
-  macs_attention: int   # the two matrix products of every NL / CNL attention
+  macs_attention: int   # the two matrix products of every attention, and attention_macs
   xla_flops: float      # XLA's cost analysis of the whole forward pass
 
 
@@ -114,6 +116,8 @@ def count_macs(model: nn.Module, variables, images: jax.ShapeDtypeStruct, graph:
           module, args[0], output)
     elif isinstance(module, DotProductAttention):
       attention.append(_attention_macs(*args))
+    elif hasattr(module, 'attention_macs'):
+      attention.append(module.attention_macs(*args))
     elif isinstance(module, CNL):
       multiplicity[module.path + ('theta',)] = len(args[1])
     return output

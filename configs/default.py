@@ -84,6 +84,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.decay_factor = 0.1
   config.cosine_steps = 0      # 'cosine' horizon in batch steps; 0: the whole run
   config.cosine_per = 'step'   # 'cosine' rate changes every 'step' or once an 'epoch'
+  # Warmup over this many batch steps instead of warmup_epochs (which must then be 0); 0: off.
+  config.warmup_steps = 0
+  # 'cosine' from the warmup's end (the peak) to 0 at cosine_steps, instead of from step 0.
+  config.cosine_after_warmup = False
 
   # Bookkeeping.
   config.seed = 0

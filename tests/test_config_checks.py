@@ -26,6 +26,8 @@ from configs import default, rmg_pmsi_demo
     ('schedule', 'linear', "schedule='linear' must be one of"),
     ('cosine_steps', -1, 'cosine_steps=-1 must be 0'),
     ('cosine_per', 'batch', "cosine_per='batch' must be one of"),
+    ('warmup_steps', -1, 'warmup_steps=-1 must be 0'),
+    ('warmup_steps', 100, 'warmup_steps=100 and config.warmup_epochs=10 both set a warmup'),
     ('eval_tta', 'ten_crop', "eval_tta='ten_crop' must be one of"),
     ('epoch_eval_tta', 'mirror', "epoch_eval_tta='mirror' must be one of"),
     ('grad_accum_steps', 0, 'grad_accum_steps=0 must be a positive integer'),

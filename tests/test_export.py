@@ -32,6 +32,8 @@ PRESETS = {
                                   cnl_responses=('block0',), cnl_inner_features=8), 32),
     'swin_tiny_patch4_window7': (dict(width=8, depths=(2, 2), num_heads=(1, 2), window=4,
                                       patch_size=2), 32),
+    # 3 x 3 overlapping patches at 40 px; the part selection exports as max and gathers.
+    'transfg_vit_base_patch16': (dict(width=32, depth=3, num_heads=2), 40),
 }
 NUM_CLASSES = 5
 FLOAT32_TOLERANCE = 1e-4  # max |export - JAX| / max |JAX|

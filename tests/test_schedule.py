@@ -1,10 +1,12 @@
 """The learning-rate schedule gives the released recipe's values at its boundaries."""
 
+import math
+
 import numpy as np
 import pytest
 
 from cnl_jax.training import create_learning_rate_fn
-from configs import default
+from configs import default, transfg_cub
 
 STEPS_PER_EPOCH = 7
 
@@ -66,3 +68,22 @@ def test_cosine_with_a_horizon_beyond_the_run_barely_decays():
   config.cosine_steps = 150 * 5994
   schedule = create_learning_rate_fn(config, 187)
   assert float(schedule(150 * 187)) / 1e-2 == pytest.approx(0.9976, abs=1e-4)
+
+
+def released_warmup_cosine(step, warmup, total):
+  """ViT-pytorch's `WarmupCosineSchedule.lr_lambda` (TACJu/TransFG @ 9336fba,
+  utils/scheduler.py:46-63), cycles 0.5."""
+  if step < warmup:
+    return float(step) / float(max(1.0, warmup))
+  progress = float(step - warmup) / float(max(1, total - warmup))
+  return max(0.0, 0.5 * (1.0 + math.cos(math.pi * 0.5 * 2.0 * progress)))
+
+
+def test_transfg_recipe_is_the_released_warmup_cosine():
+  """The released loop steps its scheduler before each update, so update k (0-based) runs at
+  lr x lambda(k + 1); configs/transfg_cub.py's fields give that, and 0 after the last."""
+  config = transfg_cub.get_config()
+  schedule = create_learning_rate_fn(config, 93)
+  steps = np.array([0, 1, 250, 498, 499, 500, 501, 5000, 9998, 9999, 10_000, 10_043])
+  expected = [0.03 * released_warmup_cosine(min(k + 1, 10_000), 500, 10_000) for k in steps]
+  np.testing.assert_allclose(np.asarray(schedule(steps)), expected, rtol=1e-5, atol=1e-9)

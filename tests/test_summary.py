@@ -38,6 +38,17 @@ def test_cnl_attention_products_are_counted_apart():
   assert paper_macs('resnet50')[1] == 0
 
 
+def test_transfg_counts_its_attention_and_the_selection_row_chain():
+  """At 448 px with overlapping patches (1,370 tokens): 11 blocks' attention over every
+  token, the part layer's over the class token and 12 parts, and the selection's class-token
+  row through 10 of the 11 maps, not the released full products (TACJu/TransFG @ 9336fba,
+  models/modeling.py:239-243: 10 x 12 x 1370^3, about 309 GMACs)."""
+  tokens = 37 * 37 + 1
+  _, attention = paper_macs('transfg_vit_base_patch16')
+  assert attention == (11 * 2 * tokens ** 2 * 768 + 2 * 13 ** 2 * 768
+                       + 10 * 12 * tokens ** 2)
+
+
 def test_json_output(capsys):
   run_command('summary', ['--model', 'resnet18', '--num-classes', '10', '--image-size', '64',
                           '--json'])

@@ -11,16 +11,14 @@ from cnl_jax.export.graph import inference_function
 from cnl_jax.export.onnx import to_onnx
 from cnl_jax.export.tflite import to_tflite
 from cnl_jax.lite import RUNTIMES
-from cnl_jax.methods.transfg import released_checkpoint
-from test_transfg_released import reference, released_model  # noqa: F401 (fixture)
-from helpers.transfg_reference import flax_params
+from test_transfg_released import reference, released_model, released_params  # noqa: F401
 
 
 @pytest.fixture(scope='module')
 def exported(reference, tmp_path_factory):  # pylint: disable=redefined-outer-name
   config, state, _, images, _ = reference
   model = released_model(config)
-  variables = {'params': flax_params(released_checkpoint.timm_state_dict(state))}
+  variables = {'params': released_params(model, state, images)}
   expected = np.asarray(jax.jit(model.apply)(variables, images)[0])
   function = inference_function(lambda v, x: model.apply(v, x)[0], variables, images.shape)
   directory = tmp_path_factory.mktemp('transfg_export')

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import TransFG
-from helpers.transfg_reference import ReferenceBlock, primitive_names, released_part_selection
+from cnl_jax.models.attention import TOKEN_ATTENTION_MAPS
+from cnl_jax.models.vit import Block
+from helpers.transfg_reference import primitive_names, released_part_selection
 
 
 def tiny(num_classes=5, **kwargs):
-  return TransFG(num_classes, functools.partial(ReferenceBlock, num_heads=2), width=16,
-                 depth=4, **kwargs)
+  return TransFG(num_classes, width=16, depth=4, num_heads=2, **kwargs)
 
 
 @pytest.fixture(scope='module')
@@ -30,15 +31,16 @@ def tiny_run():
   params['pos_embed'] = jax.random.normal(jax.random.key(1), params['pos_embed'].shape)
   variables = {'params': params}
   (logits, features), state = jax.jit(functools.partial(
-      model.apply, mutable=['intermediates']))(variables, images)
-  maps = [state['intermediates'][f'block{i}']['attention'][0] for i in range(4)]
+      model.apply, mutable=[TOKEN_ATTENTION_MAPS]))(variables, images)
+  maps = [state[TOKEN_ATTENTION_MAPS][f'block{i}']['attn']['attention']['weights'][0]
+          for i in range(3)]
   return model, variables, images, logits, features, maps
 
 
 def test_selection_is_the_released_part_attention(tiny_run):
   _, _, _, _, features, maps = tiny_run
   _, indices, tokens = released_part_selection(
-      [np.asarray(m, np.float64) for m in maps[:3]], np.asarray(features['block2']))
+      [np.asarray(m, np.float64) for m in maps], np.asarray(features['block2']))
   np.testing.assert_array_equal(features['part_indices'], indices)
   assert features['block3'].shape == tokens.shape == (2, 3, 16)
 
@@ -47,8 +49,8 @@ def test_part_layer_reads_only_the_class_token_and_selected_patches(tiny_run):
   _, variables, _, logits, features, _ = tiny_run
   tokens = jnp.concatenate([features['block2'][:, :1], jnp.take_along_axis(
       features['block2'], features['part_indices'][..., None], axis=1)], axis=1)
-  part_layer = functools.partial(ReferenceBlock, num_heads=2)()
-  hidden, _ = part_layer.apply({'params': variables['params']['block3']}, tokens, train=False)
+  hidden = Block(num_heads=2).apply({'params': variables['params']['block3']}, tokens,
+                                    train=False)
   pooled = nn.LayerNorm(1e-6).apply({'params': variables['params']['norm']}, hidden)[:, 0]
   head = variables['params']['head']
   np.testing.assert_allclose(features['pooled'], pooled, atol=1e-6)
@@ -88,7 +90,7 @@ def test_forward_traces_to_no_argmax_sort_or_scatter(tiny_run):
                                                         ('non-overlap', 86_404_040, 785)])
 def test_vit_b16_at_448_has_the_released_size(split, parameters, tokens):
   # The released model logs 86.9M (train.py:97-102); counts from models/modeling.py.
-  model = TransFG(200, functools.partial(ReferenceBlock, num_heads=12), split=split)
+  model = TransFG(200, split=split)
   images = jax.ShapeDtypeStruct((1, 448, 448, 3), jnp.float32)
   variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), images)
   count = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(variables['params']))
@@ -114,3 +116,23 @@ def test_no_classifier_returns_the_class_token():
 def test_bad_images_are_refused(shape, match):
   with pytest.raises(ValueError, match=match):
     tiny().init(jax.random.key(0), np.zeros(shape, np.float32))
+
+
+def test_vit_block_returns_the_maps_it_attends_with_and_drops_out_only_in_its_mlp():
+  x = np.random.RandomState(3).normal(size=(2, 5, 16)).astype(np.float32)
+  plain = Block(num_heads=2)
+  variables = jax.jit(functools.partial(plain.init, train=False))(jax.random.key(0), x)
+
+  @jax.jit
+  def outputs(v):
+    dropping = Block(num_heads=2, mlp_dropout_rate=0.5)
+    return (plain.apply(v, x, train=False, mutable=[TOKEN_ATTENTION_MAPS]),
+            Block(num_heads=2, return_attention=True).apply(v, x, train=False),
+            dropping.apply(v, x, train=False),
+            dropping.apply(v, x, train=True, rngs={'dropout': jax.random.key(1)}))
+  (expected, recorded), (output, weights), evaluated, trained = outputs(variables)
+  np.testing.assert_allclose(output, expected, atol=1e-6)
+  np.testing.assert_allclose(
+      weights, recorded[TOKEN_ATTENTION_MAPS]['attn']['attention']['weights'][0], atol=1e-6)
+  np.testing.assert_allclose(evaluated, expected, atol=1e-6)
+  assert not np.allclose(trained, expected)

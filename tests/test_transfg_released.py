@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cnl_jax.methods.transfg import TransFG, losses, position_embedding, released_checkpoint
-from helpers.transfg_reference import ReferenceBlock, flax_params
+from cnl_jax.pretrained import convert_timm_state_dict, google_vit_state_dict
 
 FIXTURE = pathlib.Path(__file__).parent / 'fixtures' / 'transfg_reference.npz'
 
@@ -34,17 +34,24 @@ def reference():
 
 def released_model(config):
   tiny = config['tiny']
-  block = functools.partial(ReferenceBlock, num_heads=tiny['num_heads'],
-                            mlp_ratio=tiny['mlp_dim'] / tiny['hidden_size'])
-  return TransFG(config['num_classes'], block, width=tiny['hidden_size'],
-                 depth=tiny['num_layers'], patch_size=tiny['patch_size'], split=tiny['split'],
+  return TransFG(config['num_classes'], width=tiny['hidden_size'], depth=tiny['num_layers'],
+                 num_heads=tiny['num_heads'], mlp_ratio=tiny['mlp_dim'] / tiny['hidden_size'],
+                 patch_size=tiny['patch_size'], split=tiny['split'],
                  slide_step=tiny['slide_step'])
+
+
+def released_params(model, state, images):
+  """The released state dict in `model`'s params, through the ViT's timm converter."""
+  shapes = jax.eval_shape(model.init, jax.random.key(0), images[:1])
+  variables, _ = convert_timm_state_dict(shapes, released_checkpoint.timm_state_dict(state))
+  return variables['params']
 
 
 def test_outputs_equal_the_released_code(reference):
   config, state, _, images, expected = reference
-  params = flax_params(released_checkpoint.timm_state_dict(state))
-  logits, features = jax.jit(released_model(config).apply)({'params': params}, images)
+  model = released_model(config)
+  params = released_params(model, state, images)
+  logits, features = jax.jit(model.apply)({'params': params}, images)
 
   np.testing.assert_array_equal(features['part_indices'], expected['part_indices'])
   for ours, name in ((features['pooled'], 'pooled'), (logits, 'logits')):
@@ -89,7 +96,7 @@ def test_part_layer_and_head_keep_their_init(reference):
       npz['Transformer/encoderblock_3/LayerNorm_0/scale'])
   model = released_model(config)
   initial = jax.jit(model.init)(jax.random.key(0), images[:1])['params']
-  pretrained = flax_params(released_checkpoint.timm_state_dict(state))
+  pretrained = released_params(model, state, images)
   started = released_checkpoint.released_pretrained_params(pretrained, initial)
   for name in started:
     expected = initial if name in ('block3', 'head') else pretrained
@@ -98,3 +105,15 @@ def test_part_layer_and_head_keep_their_init(reference):
   loaded = released_checkpoint.released_pretrained_params(pretrained, initial,
                                                           load_part_layer=True)
   assert loaded['block3'] is pretrained['block3'] and loaded['head'] is initial['head']
+
+
+def test_released_start_from_the_google_checkpoint(reference):
+  config, state, npz, images, _ = reference
+  model = released_model(config)
+  initial = jax.jit(model.init)(jax.random.key(0), images[:1])
+  started, _ = released_checkpoint.released_start(initial, google_vit_state_dict(npz))
+  released = released_params(model, state, images)
+  for name in started['params']:
+    expected = initial['params'] if name in ('block3', 'head') else released
+    jax.tree_util.tree_map(functools.partial(np.testing.assert_allclose, atol=1e-6),
+                           started['params'][name], expected[name])

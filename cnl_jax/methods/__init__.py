@@ -1,5 +1,5 @@
-"""Training methods: CNL/NL/ResNet classification, TASN, RMG-PMSI and PMG, each in its own
-module or folder, and one registry of model presets (`registry.py`)."""
+"""Training methods: CNL/NL/ResNet classification, TASN, RMG-PMSI, PMG and TransFG, each in
+its own module or folder, and one registry of model presets (`registry.py`)."""
 
 from cnl_jax.methods.base import Method, Metrics, Panel, ParameterGroup
 from cnl_jax.methods.classification import Classification

@@ -8,6 +8,7 @@ are listed in `cnl_jax.methods.registry`.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, ClassVar, Literal
 
 import flax.linen as nn
@@ -109,6 +110,13 @@ class Method:
     """Top-level params subtrees that `config.pretrained` fills, by the architecture whose
     ImageNet weights they take ('' = the whole model)."""
     return {}
+
+  def load_pretrained(self, variables: dict[str, Any], source: str | os.PathLike
+                      ) -> dict[str, Any]:
+    """`variables` with `config.pretrained`'s weights (`source`) in `pretrained_backbones`;
+    a method that starts from them its own way (TransFG) overrides this."""
+    from cnl_jax import pretrained  # pylint: disable=import-outside-toplevel
+    return pretrained.load_backbones(variables, source, self.pretrained_backbones())
 
   def panels(self, variables: dict[str, Any], image: jax.Array) -> dict[str, Panel]:
     """What `cnl-jax visualize` shows of one image [height, width, 3] besides attention

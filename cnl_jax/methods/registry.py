@@ -22,6 +22,7 @@ from cnl_jax.methods.classification import Classification
 from cnl_jax.methods.pmg import PMG, PMGMethod
 from cnl_jax.methods.rmg_pmsi import RMGPMSI, RMGPMSIMethod
 from cnl_jax.methods.tasn import TASN, TASNMethod
+from cnl_jax.methods.transfg import TransFG, TransFGMethod
 from cnl_jax.models import swin, vit
 from cnl_jax.models.mobilenet_v2 import Depthwise, MobileNetV2, fastest_depthwise
 from cnl_jax.models.resnet import ARCHITECTURES, CNLPlacement, ResNet
@@ -99,6 +100,9 @@ PRESETS: dict[str, Preset] = {
     'tasn_resnet50': Preset(TASNMethod, TASN, {}),
     'rmg_pmsi_mobilenetv2': Preset(RMGPMSIMethod, RMGPMSI, {}),
     'pmg_resnet50': Preset(PMGMethod, PMG, {}),
+    # ViT-B/16 with overlapping patches (stride 12), as the released README trains it.
+    'transfg_vit_base_patch16': Preset(TransFGMethod, TransFG,
+                                       dataclasses.asdict(vit.SIZES['base'])),
 }
 
 

@@ -67,22 +67,29 @@ class DotProductAttention(nn.Module):
 
   Uses `jax.nn.dot_product_attention` (XLA or the fused cuDNN kernel), unless the caller
   asked for attention maps by making its `collection` (`attention_maps` by default) mutable:
-  then the explicit-softmax path runs and the maps are stored there under `weights`.
+  then the explicit-softmax path runs and the maps are stored there under `weights`. With
+  `return_weights` the explicit path always runs and the call returns (output, maps
+  [batch, heads, q, k] or [batch, q, k] in float32): for networks that compute with the
+  maps (TransFG's part selection), which a fused kernel does not return.
   Shapes: query [batch, q, dim], key and value [batch, k, dim] -> [batch, q, dim]; or with
   heads [batch, q, heads, dim] -> [batch, q, heads, dim]. `bias` (optional) broadcasts to
   [batch, heads, q, k]: Swin's relative positions and shift masks.
   """
   implementation: Implementation = None
   collection: str = ATTENTION_MAPS
+  return_weights: bool = False
 
   @nn.compact
   def __call__(self, query: jax.Array, key: jax.Array, value: jax.Array,
-               bias: jax.Array | None = None) -> jax.Array:
+               bias: jax.Array | None = None
+               ) -> jax.Array | tuple[jax.Array, jax.Array]:
     # At init every collection is mutable; maps are recorded only when asked for at apply.
-    if self.is_mutable_collection(self.collection) and not self.is_initializing():
+    recorded = self.is_mutable_collection(self.collection) and not self.is_initializing()
+    if recorded or self.return_weights:
       output, weights = explicit_attention(query, key, value, bias)
-      self.sow(self.collection, 'weights', weights)
-      return output
+      if recorded:
+        self.sow(self.collection, 'weights', weights)
+      return (output, weights) if self.return_weights else output
     implementation = _resolve(self.implementation, query.shape[-1], query.dtype)
     # jax.nn.dot_product_attention takes [batch, length, heads, dim].
     one_head = query.ndim == 3

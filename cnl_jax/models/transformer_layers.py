@@ -80,16 +80,21 @@ def exact_gelu(x: jax.Array) -> jax.Array:
 
 
 class Mlp(nn.Module):
-  """fc1 -> exact GELU -> fc2, hidden width `ratio` x the input's (timm's `Mlp`)."""
+  """fc1 -> exact GELU -> dropout -> fc2 -> dropout, hidden width `ratio` x the input's
+  (timm's `Mlp`). timm's ViT and Swin use no dropout (`dropout_rate` 0); the ViT-pytorch
+  code TransFG builds on uses 0.1 after the GELU and after fc2. Dropout draws from the
+  'dropout' rng in training."""
   ratio: float = 4.0
+  dropout_rate: float = 0.0
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-    hidden = dense(int(x.shape[-1] * self.ratio), 'fc1', **common)(x)
-    return dense(x.shape[-1], 'fc2', **common)(exact_gelu(hidden))
+    dropout = lambda y: nn.Dropout(self.dropout_rate)(y, deterministic=not train)
+    hidden = dropout(exact_gelu(dense(int(x.shape[-1] * self.ratio), 'fc1', **common)(x)))
+    return dropout(dense(x.shape[-1], 'fc2', **common)(hidden))
 
 
 def relative_position_index(window: int) -> np.ndarray:
@@ -111,6 +116,7 @@ class Attention(nn.Module):
   logits; `mask` adds more (the shifted windows' -100s). The attention itself runs through
   `DotProductAttention`, so cuDNN's kernel applies on GPUs and the maps [batch, heads,
   tokens, tokens] are recorded in the `token_attention_maps` collection when it is mutable.
+  With `return_weights` the call returns (output, maps) and always runs the explicit softmax.
   Shapes: x [batch, tokens, dim]; mask [batch or windows, 1, tokens, tokens], where a
   batch of images x windows (image-major, as Swin orders it) repeats a per-window mask.
   """
@@ -119,9 +125,11 @@ class Attention(nn.Module):
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
   attention_implementation: Implementation = None
+  return_weights: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+  def __call__(self, x: jax.Array, mask: jax.Array | None = None
+               ) -> jax.Array | tuple[jax.Array, jax.Array]:
     batch, tokens, dim = x.shape
     if dim % self.num_heads:
       raise ValueError(f'Width {dim} does not split into {self.num_heads} heads.')
@@ -137,7 +145,9 @@ class Attention(nn.Module):
     if bias is not None and bias.shape[0] not in (1, batch):
       bias = jnp.tile(bias, (batch // bias.shape[0], 1, 1, 1))  # per window, every image
     attended = DotProductAttention(self.attention_implementation, TOKEN_ATTENTION_MAPS,
-                                   name='attention')(
+                                   self.return_weights, name='attention')(
         qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], bias)
-    return dense(dim, 'proj', **common)(attended.reshape(batch, tokens, dim))
+    attended, weights = attended if self.return_weights else (attended, None)
+    output = dense(dim, 'proj', **common)(attended.reshape(batch, tokens, dim))
+    return (output, weights) if self.return_weights else output
 

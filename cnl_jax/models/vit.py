@@ -50,25 +50,37 @@ SIZES: dict[str, VitSize] = {
 
 
 class Block(nn.Module):
-  """x + attn(norm1(x)); x + mlp(norm2(x)), each branch under stochastic depth."""
+  """x + attn(norm1(x)); x + mlp(norm2(x)), each branch under stochastic depth.
+
+  `mlp_dropout_rate`: dropout in the MLP (`Mlp`), 0 as in timm; TransFG's released blocks
+  use 0.1. `return_attention`: return (x, the attention's post-softmax maps [batch, heads,
+  tokens, tokens]), computed with the explicit softmax (TransFG's part selection reads them).
+  """
   num_heads: int
   mlp_ratio: float = 4.0
   drop_path: float = 0.0
   norm_epsilon: float = LAYER_NORM_EPSILON
+  mlp_dropout_rate: float = 0.0
+  return_attention: bool = False
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
   attention_implementation: Implementation = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    """x [batch, tokens, width] -> same."""
+  def __call__(self, x: jax.Array, *, train: bool
+               ) -> jax.Array | tuple[jax.Array, jax.Array]:
+    """x [batch, tokens, width] -> same (and the maps with `return_attention`)."""
     common = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     norm = lambda name: nn.LayerNorm(self.norm_epsilon, name=name, **common)
     y = Attention(self.num_heads, attention_implementation=self.attention_implementation,
-                  name='attn', **common)(norm('norm1')(x))
+                  return_weights=self.return_attention, name='attn', **common)(
+                      norm('norm1')(x))
+    y, weights = y if self.return_attention else (y, None)
     x = x + DropPath(self.drop_path)(y, train=train)
-    y = Mlp(self.mlp_ratio, name='mlp', **common)(norm('norm2')(x))
-    return x + DropPath(self.drop_path)(y, train=train)
+    y = Mlp(self.mlp_ratio, self.mlp_dropout_rate, name='mlp', **common)(
+        norm('norm2')(x), train=train)
+    x = x + DropPath(self.drop_path)(y, train=train)
+    return (x, weights) if self.return_attention else x
 
 
 class PatchGrid(nn.Module):

@@ -63,6 +63,16 @@ def check_config(config: ml_collections.ConfigDict, device_count: int,
           'positive number of batch steps.')
   require(config.cosine_per in COSINE_UNITS,
           f'config.cosine_per={config.cosine_per!r} must be one of {COSINE_UNITS}.')
+  require(isinstance(config.warmup_steps, int) and config.warmup_steps >= 0,
+          f'config.warmup_steps={config.warmup_steps!r} must be 0 (off) or a positive number '
+          'of batch steps.')
+  require(not (config.warmup_steps and config.warmup_epochs),
+          f'config.warmup_steps={config.warmup_steps} and config.warmup_epochs='
+          f'{config.warmup_epochs} both set a warmup; set one of them to 0.')
+  require(not (config.cosine_after_warmup and config.cosine_steps
+               and config.cosine_steps <= config.warmup_steps),
+          f'config.cosine_steps={config.cosine_steps} must exceed config.warmup_steps='
+          f'{config.warmup_steps} for a cosine after the warmup.')
   require(config.eval_resize >= config.image_size,
           f'config.eval_resize={config.eval_resize} must be at least config.image_size='
           f'{config.image_size} (eval resizes the short side, then crops the center).')

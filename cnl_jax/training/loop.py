@@ -61,12 +61,10 @@ def _pretrained_loader(config: ml_collections.ConfigDict, method: Method
                           variables, loaded)
     return load
   if config.pretrained:
-    from cnl_jax import pretrained  # pylint: disable=import-outside-toplevel
-    backbones = method.pretrained_backbones()
-    if not backbones:
+    if not method.pretrained_backbones():
       raise ConfigError(f'config.model={config.model!r} has no ImageNet architecture to load '
                         f'config.pretrained={config.pretrained!r} into; set it to None.')
-    return lambda variables: pretrained.load_backbones(variables, config.pretrained, backbones)
+    return lambda variables: method.load_pretrained(variables, config.pretrained)
   return None
 
 

@@ -7,25 +7,25 @@ Parameters carry the ViT's names, so one converter serves both: `patch_embed`, `
 `pos_embed`, `block0` .. `block{depth - 2}` (the released `encoder.layer`), `block{depth - 1}`
 (`part_layer`), `norm` (`part_norm`), `head` (`part_head`).
 
-The blocks come from the caller (`block`), as a factory `block(name=...)` of modules called
-`block(x, train=...)` on [batch, tokens, width] that return (x, attention maps
-[batch, heads, tokens, tokens], post-softmax). The released blocks are pre-norm ViT blocks
-(LayerNorm eps 1e-6, exact GELU) with dropout 0.1 in the MLP and none on the attention.
+The blocks are the ViT's (`cnl_jax.models.vit.Block`), as released: pre-norm, LayerNorm
+eps 1e-6, exact GELU, dropout 0.1 in the MLP and none on the attention; the first depth - 1
+return their post-softmax attention maps for the part selection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnl_jax.methods.transfg.part_selection import select_parts
+from cnl_jax.methods.transfg.part_selection import PartSelector
 from cnl_jax.methods.transfg.patches import PATCH_SIZE, Split, patch_stride, patches_per_side
+from cnl_jax.models.attention import Implementation
 from cnl_jax.models.layers import torch_dense
 from cnl_jax.models.transformer_layers import patch_embedding
+from cnl_jax.models.vit import SIZES, Block, PatchGrid, VitSize
 
 LAYER_NORM_EPSILON = 1e-6  # the released part_norm (modeling.py:258)
 
@@ -43,24 +43,38 @@ class TransFG(nn.Module):
 
   Attributes:
     num_classes: classes of the part head, or None for none.
-    block: the block factory (module docstring); `depth` blocks are made from it.
     width: token width (768 for ViT-B/16).
     depth: blocks in all, the part layer included (the released `num_layers`, 12).
+    num_heads: attention heads per block, hence parts selected (12).
+    mlp_ratio: hidden width of each MLP over the block width (3072 / 768).
     patch_size, split, slide_step: the patch embedding (`patches.patch_stride`); the
       released CLI default is 'non-overlap', its README and paper use 'overlap' with 12.
-    dropout_rate: dropout on the embedded tokens (the released `dropout_rate` 0.1).
+    dropout_rate: dropout on the embedded tokens and in every MLP (the released
+      `dropout_rate` 0.1).
     dtype: compute dtype; param_dtype: parameter dtype.
+    attention_implementation: the part layer's attention ('xla', 'cudnn', 'auto'); the
+      other blocks run the explicit softmax, since the selection reads their maps.
   """
   num_classes: int | None
-  block: Callable[..., nn.Module]
   width: int = 768
   depth: int = 12
+  num_heads: int = 12
+  mlp_ratio: float = 4.0
   patch_size: int = PATCH_SIZE
   split: Split = 'overlap'
   slide_step: int = 12
   dropout_rate: float = 0.1
   dtype: Any = jnp.float32
   param_dtype: Any = jnp.float32
+  attention_implementation: Implementation = None
+
+  @property
+  def architecture(self) -> str | None:
+    """The ViT whose pretrained weights fit ('vit_base_patch16'), or None for a size that
+    has none."""
+    size = VitSize(self.width, self.depth, self.num_heads)
+    names = [name for name, known in SIZES.items() if known == size]
+    return f'vit_{names[0]}_patch{self.patch_size}' if names else None
 
   def grid_size(self, height: int, width: int) -> tuple[int, int]:
     """Patches per column and per row of an image of `height` x `width` pixels."""
@@ -87,15 +101,23 @@ class TransFG(nn.Module):
                           self.param_dtype)
     x = nn.Dropout(self.dropout_rate)(x + position.astype(x.dtype), deterministic=not train)
 
+    block = lambda index, **kwargs: Block(
+        self.num_heads, self.mlp_ratio, mlp_dropout_rate=self.dropout_rate,
+        name=f'block{index}', **kwargs, **common)
+    grid = self.grid_size(*images.shape[1:3])
     maps = []
     for index in range(self.depth - 1):
-      x, weights = self.block(name=f'block{index}')(x, train=train)
+      if index == self.depth - 2:  # the last selection block's input patches: Grad-CAM's map
+        patches = PatchGrid(grid, name='last_selection_block_input')(x)
+        x = jnp.concatenate([x[:, :1], patches.reshape(batch, -1, self.width)], axis=1)
+      x, weights = block(index, return_attention=True)(x, train=train)
       features[f'block{index}'] = x
       maps.append(weights)
-    selection = select_parts(maps, x)
+    selection = PartSelector(name='part_selection')(maps, x)
     features['class_token_attention'] = selection.class_token_attention
     features['part_indices'] = selection.indices
-    x, _ = self.block(name=f'block{self.depth - 1}')(selection.tokens, train=train)
+    x = block(self.depth - 1, attention_implementation=self.attention_implementation)(
+        selection.tokens, train=train)
     features[f'block{self.depth - 1}'] = x
     x = nn.LayerNorm(LAYER_NORM_EPSILON, name='norm', **common)(x)
     features['norm'] = x
@@ -106,6 +128,12 @@ class TransFG(nn.Module):
     # PyTorch's default Linear init: the released load_from never touches part_head.
     logits = torch_dense(self.num_classes, self.width, 'head', **common)(pooled)
     return logits.astype(jnp.float32), features
+
+  def final_feature_map(self) -> tuple[str, ...]:
+    """Grad-CAM's feature map: the patch tokens entering the last block before the part
+    selection, as a map. The class token and the selected tokens the part layer reads are
+    computed from them there; the argmax of the selection passes no gradient."""
+    return ('last_selection_block_input',)
 
   def _check(self, images: jax.Array) -> None:
     if images.ndim != 4 or images.shape[-1] != 3:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -101,3 +102,22 @@ def select_parts(attention_maps: Sequence[jax.Array], hidden_states: jax.Array
   row = class_token_attention(attention_maps)
   indices = most_attended_patches(row)
   return PartSelection(gather_parts(hidden_states, indices), indices, row)
+
+
+class PartSelector(nn.Module):
+  """`select_parts` as a module (no parameters): the point where the network hands the
+  maps on, and where `cnl_jax.summary` counts the chain's products (`attention_macs`)."""
+
+  @nn.compact
+  def __call__(self, attention_maps: Sequence[jax.Array], hidden_states: jax.Array
+               ) -> PartSelection:
+    return select_parts(attention_maps, hidden_states)
+
+  @staticmethod
+  def attention_macs(attention_maps: Sequence[jax.Array], hidden_states: jax.Array) -> int:
+    """Multiply-accumulates of the class-token row chain: n - 1 vector-matrix products of
+    [tokens] x [tokens, tokens] per image and head (the released full products cost
+    n - 1 matrix products, `tokens` times as many)."""
+    del hidden_states
+    batch, heads, tokens, _ = attention_maps[0].shape
+    return (len(attention_maps) - 1) * batch * heads * tokens * tokens

@@ -11,11 +11,18 @@ checkpoint's `encoder_norm`; it skips every encoder child named `part*`, so the 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
+import flax.linen as nn
+import jax
 import numpy as np
+
+from cnl_jax.errors import WeightsError
+from cnl_jax.methods.transfg.position_embedding import zoom_position_embedding
+from cnl_jax.pretrained import LoadReport, convert_timm_state_dict
 
 # Released module path -> timm's ViT module path (TransFG's parameter names are the ViT's).
 _MODULES = (
@@ -83,3 +90,49 @@ def released_pretrained_params(pretrained: Mapping[str, Any], initial: Mapping[s
   kept = ['head'] + ([] if load_part_layer else [f'block{max(blocks)}'])
   return {name: initial[name] if name in kept else value
           for name, value in pretrained.items()}
+
+
+def released_start(variables: Mapping[str, Any], state_dict: Mapping[str, np.ndarray],
+                   load_part_layer: bool = False) -> tuple[dict[str, Any], LoadReport]:
+  """A TransFG's variables (from its init) started as the released `load_from` starts it
+  from a timm-named ViT state dict (`cnl_jax.pretrained.read_timm_source`: timm's
+  ImageNet-21k file or Google's ViT-B_16.npz): position embeddings zoomed to the model's
+  grid (`zoom_position_embedding`), the final norm into the part norm, and the part layer
+  and head kept at init (`released_pretrained_params`). Returns them and the converter's
+  report of what the file held."""
+  tokens = variables['params']['pos_embed'].shape[1]
+  side = math.isqrt(tokens - 1)
+  if side * side != tokens - 1:
+    raise WeightsError(f'The model has {tokens - 1} patches, not a square grid: build it for '
+                       'square images to start from the released checkpoint.')
+  state = dict(state_dict)
+  if 'pos_embed' in state:
+    state['pos_embed'] = zoom_position_embedding(state['pos_embed'], (side, side))
+  converted, report = convert_timm_state_dict(variables, state)
+  params = released_pretrained_params(converted['params'], variables['params'],
+                                      load_part_layer)
+  return {**converted, 'params': params}, report
+
+
+def released_part_layer_init(block: Mapping[str, Any], rng: jax.Array) -> dict[str, Any]:
+  """A ViT block's params (`block{L-1}`, the part layer) redrawn as the released code
+  initialises its part layer, which `load_from` never overwrites (models/modeling.py:68-126):
+  the query, key, value and output projections with PyTorch's Linear default (weights and
+  biases U(±1/sqrt(fan_in))), the MLP's kernels Xavier-uniform and its biases N(0, 1e-6).
+  The LayerNorms (ones, zeros) are timm's too. Shapes and dtypes are kept."""
+  keys = iter(jax.random.split(rng, 8))
+
+  def torch_linear(layer: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+    bound = 1 / math.sqrt(layer['kernel'].shape[0])
+    return {name: jax.random.uniform(next(keys), value.shape, value.dtype, -bound, bound)
+            for name, value in layer.items()}
+
+  def xavier(layer: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+    kernel, bias = layer['kernel'], layer['bias']
+    return {'kernel': nn.initializers.xavier_uniform()(next(keys), kernel.shape, kernel.dtype),
+            'bias': 1e-6 * jax.random.normal(next(keys), bias.shape, bias.dtype)}
+
+  attention, mlp = block['attn'], block['mlp']
+  return {**block,
+          'attn': {name: torch_linear(attention[name]) for name in ('qkv', 'proj')},
+          'mlp': {name: xavier(mlp[name]) for name in ('fc1', 'fc2')}}
