@@ -9,8 +9,9 @@ Other datasets by override (--config.data.name=dogs ...; the paper's rate for Do
 the code has only 0.03). Published: 91.7% top-1 in the paper; users of the released code
 report 90.8-91.2 (its issue #2, #14). No run of this config is reported yet.
 
-The optimisation and data recipe is the plain ViT's (configs/vit_cub.py, TransFG's own
-recipe); this config changes what TransFG's code does beyond it. Where the paper's text or
+The optimisation, schedule and data recipe is the plain ViT's (configs/vit_cub.py, TransFG's
+own recipe, with the released warmup-cosine schedule exactly); this config changes what
+TransFG's code does beyond it. Where the paper's text or
 this system differs from the released code, the comment says so.
 """
 
@@ -43,19 +44,4 @@ def get_config():
   # of 16; the paper's text says batch 16: per GPU), so pairs form within groups of 16, also
   # under --config.grad_accum_steps.
   config.method = ml_collections.ConfigDict({'contrastive_group_size': 16})
-
-  # The released WarmupCosineSchedule (utils/scheduler.py:46-63; train.py:328-332): linear
-  # warmup over 500 steps from 0, then a cosine from the peak at step 500 to 0 at 10,000.
-  # Its loop steps the scheduler before each update, so update k (from 0) runs at the
-  # schedule's k + 1: here 499 warmup steps from 0.03 / 500 and a cosine to step 9,999.
-  # 108 epochs of 93 steps cover the 10,000 updates (the last 44 at rate 0).
-  config.warmup_epochs = 0
-  config.warmup_steps = 499
-  config.warmup_start_lr = 0.03 / 500
-  config.cosine_after_warmup = True
-  config.cosine_steps = 9_999
-
-  # Released, not reproduced here: apex fp16 O2 (here float32; --config.dtype=bfloat16 is
-  # the fast choice); eval every 100 steps on the test set, reporting the best of all evals
-  # (here after every epoch of 93 steps; the best checkpoint by top-1 is kept).
   return config
