@@ -28,5 +28,5 @@ def pytest_collection_modifyitems(config, items):
     return
   skip = pytest.mark.skip(reason='needs a GPU (run with `pytest -m gpu` on one)')
   for item in items:
-    if 'gpu' in item.keywords:
+    if item.get_closest_marker('gpu') is not None:
       item.add_marker(skip)
