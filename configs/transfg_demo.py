@@ -8,26 +8,14 @@ the table is in BENCHMARKS.md).
 
 import ml_collections
 
-from configs import demo
+from configs import vit_demo
 
 
 def get_config():
-  config = demo.get_config()
+  config = vit_demo.get_config()  # its data, AdamW and schedule (DeiT's recipe, scaled down)
   config.model = 'transfg_vit_base_patch16'
   # 9 x 9 overlapping patches of 8 px at stride 7 on the 64 px images (the released overlap
   # of 16 px patches at stride 12, scaled down), 4 blocks of width 64 with 4 heads: 4 parts.
   config.model_overrides = ml_collections.ConfigDict(
       {'width': 64, 'depth': 4, 'num_heads': 4, 'patch_size': 8, 'slide_step': 7})
-  # AdamW as configs/vit_demo.py trains its ViT from scratch (DeiT's recipe).
-  config.optimizer = 'adamw'
-  config.learning_rate = 1e-3
-  config.weight_decay = 0.05
-  config.grad_clip_norm = 1.0
-  config.num_epochs = 40
-  config.warmup_epochs = 3
-  config.warmup_per = 'step'
-  config.warmup_start_lr = 1e-5
-  config.schedule = 'cosine'
-  config.cosine_steps = 0
-  config.cosine_per = 'step'
   return config
